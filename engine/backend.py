@@ -1,0 +1,192 @@
+"""mlx-vlm behind four calls: load, OCR one image (streaming), end a document, unload.
+
+Every method must run on the engine thread (MLX streams are per thread). ``mlx`` and
+``mlx_vlm`` are imported at the first load, so the app starts without paying for them.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import memory
+from .model_store import check_folder, weight_bytes
+from .presets import ModelSpec
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """Generation stopped because the job was cancelled."""
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    seconds: float
+    weight_bytes: int
+    active_memory: int  # MLX active memory after load
+
+
+@dataclass(frozen=True)
+class GenStats:
+    prompt_tokens: int
+    generation_tokens: int
+    seconds: float
+    first_token_seconds: float
+    tokens_per_second: float
+    peak_memory: int  # MLX peak memory during this generation, bytes
+    finish_reason: str | None
+
+
+def _mlx():
+    import mlx.core as mx
+
+    return mx
+
+
+class Backend:
+    """Owns the model and processor. Not thread-safe by design: one owner thread."""
+
+    def __init__(self) -> None:
+        self.spec: ModelSpec | None = None
+        self.path: Path | None = None
+        self._model = None
+        self._processor = None
+        self._prompt_cache: dict[str, str] = {}
+        self.weight_bytes = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    # ------------------------------------------------------------------ load
+    def load(self, spec: ModelSpec, path: Path) -> LoadStats:
+        """Load the model in ``path``. Never trusts remote code; only safetensors weights."""
+        if self.loaded:
+            self.unload()
+        check_folder(path)
+        t0 = time.perf_counter()
+        mx = _mlx()
+        from mlx_vlm import load
+
+        # trust_remote_code=False explicitly: mlx-vlm's load() and some processors default it to True
+        model, processor = load(str(path), trust_remote_code=False)
+        try:
+            # materialise every weight here, in the owning thread: a lazy array used later
+            # from another stream fails ("There is no Stream(cpu, N) in current thread")
+            mx.eval(model.parameters())
+        except BaseException:
+            del model, processor
+            self._release()
+            raise
+        self._model, self._processor = model, processor
+        self.spec, self.path = spec, path
+        self.weight_bytes = weight_bytes(path)
+        mx.reset_peak_memory()
+        return LoadStats(time.perf_counter() - t0, self.weight_bytes, mx.get_active_memory())
+
+    # -------------------------------------------------------------- generate
+    def ocr(
+        self,
+        image,
+        max_tokens: int,
+        on_text: Callable[[str], None],
+        should_stop: Callable[[], bool] = lambda: False,
+        prompt: str | None = None,
+    ) -> tuple[str, GenStats]:
+        """OCR one RGB image; ``on_text`` gets each text delta as it is produced.
+
+        ``should_stop`` is polled between tokens; when it returns True, ``Cancelled`` is raised.
+        """
+        if not self.loaded:
+            raise RuntimeError("no model is loaded")
+        from mlx_vlm import stream_generate
+
+        mx = _mlx()
+        prompt_text = self._chat_prompt(self.spec.prompt if prompt is None else prompt)
+        parts: list[str] = []
+        last = None
+        t0 = time.perf_counter()
+        first = None
+        gen = stream_generate(
+            self._model, self._processor, prompt_text, image=[image], max_tokens=max_tokens, temperature=0.0
+        )
+        try:
+            for last in gen:
+                if first is None:
+                    first = time.perf_counter() - t0
+                if last.text:
+                    parts.append(last.text)
+                    on_text(last.text)
+                if should_stop():
+                    raise Cancelled()
+        finally:
+            gen.close()  # runs the generator's own clean-up (wired limit) when we break out early
+            del gen
+        seconds = time.perf_counter() - t0
+        stats = GenStats(
+            prompt_tokens=last.prompt_tokens if last else 0,
+            generation_tokens=last.generation_tokens if last else 0,
+            seconds=seconds,
+            first_token_seconds=first or seconds,
+            tokens_per_second=last.generation_tps if last else 0.0,
+            peak_memory=mx.get_peak_memory(),
+            finish_reason=last.finish_reason if last else None,
+        )
+        return "".join(parts), stats
+
+    def _chat_prompt(self, prompt: str) -> str:
+        cached = self._prompt_cache.get(prompt)
+        if cached is None:
+            from mlx_vlm.prompt_utils import apply_chat_template
+
+            cached = apply_chat_template(self._processor, self._model.config, prompt, num_images=1)
+            self._prompt_cache[prompt] = cached
+        return cached
+
+    # ------------------------------------------------------------ clean-ups
+    def end_document(self) -> int:
+        """After each document: free MLX's buffer cache and restart peak tracking. Returns the peak."""
+        if "mlx.core" not in _imported():
+            return 0
+        mx = _mlx()
+        peak = mx.get_peak_memory()
+        mx.clear_cache()
+        mx.reset_peak_memory()
+        return peak
+
+    def unload(self, trim: bool = True) -> None:
+        """Drop every reference, collect, clear MLX's cache and (Linux) trim the heap."""
+        self._model = None
+        self._processor = None
+        self._prompt_cache.clear()
+        self.spec = None
+        self.path = None
+        self.weight_bytes = 0
+        self._release(trim)
+
+    @staticmethod
+    def _release(trim: bool = True) -> None:
+        gc.collect()
+        if "mlx.core" in _imported():
+            mx = _mlx()
+            mx.clear_cache()
+            mx.reset_peak_memory()
+        if trim:
+            memory.trim_heap()
+
+    @staticmethod
+    def active_memory() -> int:
+        if "mlx.core" not in _imported():
+            return 0
+        return _mlx().get_active_memory()
+
+
+def _imported():
+    import sys
+
+    return sys.modules

@@ -1,0 +1,181 @@
+"""The headless command line: ``ocr-tray ocr``, ``ocr-tray --self-test`` and friends.
+
+It runs the same engine thread as the app, under a ``QCoreApplication``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import __version__
+
+# subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``; desktop.main routes them here
+COMMANDS = {
+    "ocr": "engine.cli",
+}
+
+
+def add_ocr_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="images, PDFs or folders")
+    p.add_argument("--model", help="preset id, Hugging Face repo id or local model folder")
+    p.add_argument("--prompt", help="prompt to use instead of the model's own")
+    p.add_argument("--max-tokens", type=int, default=None, help="most tokens to generate per page")
+    p.add_argument("--dpi", type=int, default=None, help="PDF render resolution")
+    p.add_argument("--max-side", type=int, default=None, help="cap the longest image side (pixels)")
+    p.add_argument("--no-text-layer", action="store_true", help="OCR born-digital PDF pages too")
+    p.add_argument("--password", help="password for protected PDFs")
+    p.add_argument("--no-memory-check", action="store_true", help="load even if memory looks short")
+    p.add_argument("--json", action="store_true", help="print one JSON object per page")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_ocr_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_ocr(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="ocr-tray",
+        description="OCR images and PDFs with a local MLX model. With no command, starts the menu-bar app.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--self-test", action="store_true", help="OCR generated documents with a tiny model")
+    sub = parser.add_subparsers(dest="command")
+    for name, module_name in COMMANDS.items():
+        module = sys.modules[__name__] if module_name == __name__ else importlib.import_module(module_name)
+        doc = (module.__doc__ or "").strip().splitlines()[0] if name != "ocr" else "OCR files and print the text"
+        p = sub.add_parser(name, help=doc)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"ocr-tray {__version__}")
+        return 0
+    if args.self_test:
+        return self_test()
+    if not args.command:
+        parser.print_help()
+        return 2
+    return args.run(args)
+
+
+def run_ocr(args: argparse.Namespace, out=None, err=None) -> int:
+    """OCR every path in order; stream text (or JSON lines) to ``out``. Non-zero if any input failed."""
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    from .documents import expand
+    from .engine_thread import Engine
+    from .jobs import OcrOptions
+    from .lifecycle import Mode
+    from .presets import ModelSpec
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    app = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
+    files, problems = expand(args.paths)
+    failures = len(problems)
+    for problem in problems:
+        print(f"error: {problem}", file=err, flush=True)
+
+    spec = ModelSpec.resolve(args.model, args.prompt)
+    defaults = OcrOptions()
+    options = OcrOptions(
+        max_tokens=args.max_tokens or defaults.max_tokens,
+        dpi=args.dpi or defaults.dpi,
+        max_side=args.max_side,
+        text_layer="off" if args.no_text_layer else "auto",
+        password=args.password,
+    )
+    engine = Engine(spec, Mode.KEEP_RESIDENT, check_memory=not args.no_memory_check)
+    state = {"failures": failures, "left": 0}
+
+    def on_page_started(p):
+        if not args.json:
+            print(f"\n--- {p.path} · page {p.page} of {p.pages} ---", file=out, flush=True)
+
+    def on_delta(d):
+        if not args.json:
+            out.write(d.text)
+            out.flush()
+
+    def on_page(r):
+        if args.json:
+            print(json.dumps(r.as_json(), ensure_ascii=False), file=out, flush=True)
+        else:
+            out.write("\n")
+
+    def on_done(r):
+        if r.status != "done":
+            state["failures"] += 1
+            print(f"error: {r.error or os.path.basename(r.path) + ': cancelled'}", file=err, flush=True)
+        state["left"] -= 1
+        if state["left"] <= 0:
+            QTimer.singleShot(0, app.quit)
+
+    def on_notice(text):
+        print(f"note: {text}", file=err, flush=True)
+
+    engine.pageStarted.connect(on_page_started)
+    engine.textDelta.connect(on_delta)
+    engine.pageFinished.connect(on_page)
+    engine.jobFinished.connect(on_done)
+    engine.jobFailed.connect(on_done)
+    engine.notice.connect(on_notice)
+    ids = engine.submit(files, options)
+    state["left"] = len(ids)
+    if ids:
+        app.exec()
+    engine.shutdown()
+    return 1 if state["failures"] else 0
+
+
+def self_test(out=None) -> int:
+    """Build a tiny model, OCR a 2-page PDF and a PNG through the engine thread, print one line."""
+    import io
+
+    from . import samples, tiny_model
+    from .memory import rss_bytes
+
+    out = out or sys.stdout
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ocr-tray-selftest-") as tmp:
+        os.chmod(tmp, 0o700)
+        model = tiny_model.build(Path(tmp) / "model", "qwen2_vl", "tiny")
+        pdf = samples.write_pdf(Path(tmp) / "two-pages.pdf", pages=2, text_pages={1})
+        png = samples.write_png(Path(tmp) / "image.png")
+        args = build_parser().parse_args(["ocr", str(pdf), str(png), "--model", str(model), "--max-tokens", "8", "--json"])
+        buf, errors = io.StringIO(), io.StringIO()
+        code = run_ocr(args, buf, errors)
+    pages = [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
+    by_source = {s: sum(1 for p in pages if p["source"] == s) for s in ("model", "text-layer")}
+    ok = code == 0 and len(pages) == 3 and by_source == {"model": 2, "text-layer": 1}
+    verdict = "ok" if ok else "FAILED"
+    print(
+        f"self-test {verdict}: {len(pages)} pages ({by_source['model']} by the model, "
+        f"{by_source['text-layer']} from the text layer) in {time.perf_counter() - t0:.1f} s; "
+        f"RSS {rss_bytes() / 1e6:.0f} MB" + (f"; errors: {errors.getvalue().strip()}" if errors.getvalue() else ""),
+        file=out,
+        flush=True,
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

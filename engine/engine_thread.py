@@ -1,0 +1,592 @@
+"""The one long-lived QThread that owns every MLX call, and its QtCore-only public face.
+
+``Engine`` lives in the caller's thread (the GUI thread, or the CLI's main thread).
+It talks to ``_Worker``, which lives in the engine thread, only through queued
+signals, so nothing here ever blocks the caller. The worker runs jobs one at a time,
+FIFO; between tokens it pumps its own event queue, so cancel, unload-now, mode
+changes and shutdown are seen mid-job.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+
+from . import memory
+from .backend import Backend, Cancelled
+from .documents import DocumentError, PasswordRequired, display_name, open_document
+from .jobs import EngineStatus, JobInfo, JobResult, OcrOptions, PageProgress, PageResult, TextDelta
+from .lifecycle import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MODE, Action, Lifecycle, Mode, State
+from .model_store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, locate, weight_bytes
+from .presets import ModelSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_QUEUE_LIMIT = 1000
+DEADLINE_RECHECK_MS = 15_000  # a timer may sleep with the machine; re-read the wall clock this often
+SHUTDOWN_TIMEOUT_S = 5.0
+
+
+@dataclass
+class _Job:
+    info: JobInfo
+    options: OcrOptions
+
+
+def _short(e: BaseException) -> str:
+    return (" ".join(str(e).split()) or type(e).__name__)[:200]
+
+
+class _Worker(QObject):
+    """Lives in the engine thread. Only ever called through queued signals."""
+
+    stateChanged = Signal(object)
+    jobStarted = Signal(object)
+    pageStarted = Signal(object)
+    textDelta = Signal(object)
+    pageFinished = Signal(object)
+    jobDone = Signal(object)  # JobResult of any status
+    stopped = Signal()
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        mode: Mode,
+        idle_timeout_s: float,
+        clock: Callable[[], float],
+        backend: Backend | None = None,
+        check_memory: bool = True,
+    ) -> None:
+        super().__init__()
+        self._spec = spec
+        self._lc = Lifecycle(clock, mode, idle_timeout_s)
+        self._clock = clock
+        self.backend = backend or Backend()
+        self._check_memory = check_memory
+        self._queue: collections.deque[_Job] = collections.deque()
+        self._starting: collections.deque[_Job] = collections.deque()
+        self._current: _Job | None = None
+        self._cancelled: set[int] = set()
+        self._actions: collections.deque[Action] = collections.deque()
+        self._in_action = False
+        self._shutting_down = False
+        self._timer: QTimer | None = None
+        self._timer_token = -1
+        self._error_kind: str | None = None
+        self.fault_hook: Callable[[str], None] | None = None  # tests inject faults here
+
+    # -------------------------------------------------------------- thread start
+    @Slot()
+    def started(self) -> None:
+        memory.tune_allocator()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._deadline_timer)
+        if self.backend.loaded:  # inherited from an engine thread that died: give its memory back
+            self.backend.unload()
+        self._emit_state()
+
+    # ---------------------------------------------------------------------- slots
+    @Slot(object)
+    def submit(self, jobs: list[_Job]) -> None:
+        for job in jobs:
+            if self._shutting_down:
+                self._finish_unstarted(job, "cancelled", None, None)
+                continue
+            self._queue.append(job)
+            self._apply(self._lc.job_queued())
+        self._emit_state()
+
+    @Slot(object)
+    def cancel(self, job_id: int | None) -> None:
+        """Cancel one job (queued or running), or every job when ``job_id`` is None."""
+        for job in [self._current, *self._starting]:
+            if job is not None and (job_id is None or job.info.job_id == job_id):
+                self._cancelled.add(job.info.job_id)
+        for job in [j for j in self._queue if job_id is None or j.info.job_id == job_id]:
+            self._queue.remove(job)
+            self._apply(self._lc.job_withdrawn())
+            self._finish_unstarted(job, "cancelled", None, None)
+        self._emit_state()
+
+    @Slot()
+    def unload_now(self) -> None:
+        self._apply(self._lc.request_unload())
+        self._emit_state()
+
+    @Slot(object, object)
+    def set_mode(self, mode: Mode, idle_timeout_s: float | None) -> None:
+        self._apply(self._lc.set_mode(Mode(mode), idle_timeout_s))
+        self._emit_state()
+
+    @Slot(object)
+    def set_model(self, spec: ModelSpec) -> None:
+        if spec == self._spec:
+            return
+        self._spec = spec
+        if self.backend.loaded or self._lc.state is State.LOADING:
+            self._apply(self._lc.request_unload())  # the next job loads the new model
+        self._emit_state()
+
+    @Slot(bool)
+    def set_memory_check(self, on: bool) -> None:
+        self._check_memory = on
+
+    @Slot()
+    def report(self) -> None:
+        self._emit_state()
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Cancel everything, give the memory back and stop the thread (after the running job breaks off)."""
+        self._shutting_down = True
+        self.cancel(None)
+        if not self._in_action:
+            self._stop()
+
+    def _stop(self) -> None:
+        self._actions.clear()
+        if self._timer is not None:
+            self._timer.stop()
+        if self.backend.loaded:
+            self.backend.unload()
+        self._lc = Lifecycle(self._clock, self._lc.mode, self._lc.idle_timeout_s)
+        self._emit_state()
+        self.stopped.emit()
+        QThread.currentThread().quit()
+
+    # --------------------------------------------------------------- the pump
+    def _apply(self, actions: Iterable[Action]) -> None:
+        for action in actions:
+            if action is Action.FAIL_WAITING:
+                self._fail_waiting()
+                continue
+            if action is Action.START_JOB:
+                # the lifecycle counted it as started: take it off the queue now, so a
+                # cancel that arrives before it runs finds it here, not in the queue
+                self._starting.append(self._queue.popleft())
+            self._actions.append(action)
+        if self._actions and not self._in_action:
+            QTimer.singleShot(0, self._pump)
+        self._sync_timer()
+
+    @Slot()
+    def _pump(self) -> None:
+        """Carry out one action, then post the next: events (cancel, new jobs) interleave."""
+        if self._in_action or not self._actions:
+            return  # re-entered from the event pumping inside a job; the outer pump goes on
+        action = self._actions.popleft()
+        self._in_action = True
+        try:
+            if action is Action.LOAD:
+                follow = self._load()
+            elif action is Action.START_JOB:
+                follow = self._run_next_job()
+            else:
+                follow = self._unload()
+        finally:
+            self._in_action = False
+        if self._shutting_down:
+            self._stop()
+            return
+        self._apply(follow)
+        self._emit_state()
+
+    def _load(self) -> list[Action]:
+        spec = self._spec
+        self._error_kind = None
+        self._emit_state()
+        try:
+            path = locate(spec.source)
+            if self._check_memory:
+                check_fit(spec.label, weight_bytes(path))
+            self._fault("load")
+            self.backend.load(spec, path)
+        except ModelNotFound as e:
+            self._error_kind = "model-missing"
+            return self._lc.load_finished(False, _short(e))
+        except ModelTooLarge as e:
+            self._error_kind = "memory"
+            return self._lc.load_finished(False, _short(e))
+        except ModelRejected as e:
+            self._error_kind = "model"
+            return self._lc.load_finished(False, _short(e))
+        except Exception as e:  # a damaged model folder raises anything from anywhere
+            log.warning("model load failed: %s", type(e).__name__)
+            self._error_kind = "model"
+            self.backend.unload()
+            return self._lc.load_finished(False, f"{spec.label} could not be loaded: {_short(e)}")
+        return self._lc.load_finished(True)
+
+    def _unload(self) -> list[Action]:
+        self.backend.unload()
+        return self._lc.unload_finished()
+
+    def _fail_waiting(self) -> None:
+        error = self._lc.last_error or "the model could not be loaded"
+        while self._queue:
+            job = self._queue.popleft()
+            self._finish_unstarted(job, "failed", f"{display_name(job.info.path)}: not processed — {error}", self._error_kind)
+
+    def _finish_unstarted(self, job: _Job, status: str, error: str | None, kind: str | None) -> None:
+        self.jobDone.emit(JobResult(job.info.job_id, job.info.path, status, error=error, error_kind=kind))
+
+    # ----------------------------------------------------------------- one job
+    def _run_next_job(self) -> list[Action]:
+        job = self._current = self._starting.popleft()
+        info, opts = job.info, job.options
+        self.jobStarted.emit(info)
+        t0 = time.perf_counter()
+        pages: list[PageResult] = []
+        status, error, kind, count, doc = "done", None, None, 0, None
+        spec = self.backend.spec or self._spec
+        limits = spec.with_limits(opts.max_side)
+        try:
+            doc = open_document(
+                info.path,
+                max_side=limits.max_side,
+                max_pixels=limits.max_pixels,
+                dpi=opts.dpi,
+                text_layer=opts.text_layer,
+                password=opts.password,
+            )
+            count = doc.page_count
+            for page in doc.pages(opts.pages):
+                self._check_cancel(info.job_id)
+                self.pageStarted.emit(PageProgress(info.job_id, info.path, page.number, page.count))
+                result = self._ocr_page(info, opts, spec, page)
+                del page
+                pages.append(result)
+                self.pageFinished.emit(result)
+                QCoreApplication.processEvents()
+            self._check_cancel(info.job_id)
+        except Cancelled:
+            status = "cancelled"
+        except PasswordRequired as e:
+            status, error, kind = "failed", str(e), "password"
+        except DocumentError as e:
+            status, error, kind = "failed", str(e), "document"
+        except Exception as e:
+            log.warning("OCR failed: %s", type(e).__name__)  # never the document's text
+            status, error, kind = "failed", f"{display_name(info.path)}: OCR failed ({_short(e)})", "model"
+        finally:
+            if doc is not None:
+                doc.close()
+            del doc
+            peak = self.backend.end_document()
+            self._cancelled.discard(info.job_id)
+            self._current = None
+        self.jobDone.emit(
+            JobResult(
+                info.job_id,
+                info.path,
+                status,
+                tuple(pages),
+                count,
+                error=error,
+                error_kind=kind,
+                seconds=time.perf_counter() - t0,
+                peak_memory=peak,
+            )
+        )
+        return self._lc.job_finished()
+
+    def _ocr_page(self, info: JobInfo, opts: OcrOptions, spec: ModelSpec, page) -> PageResult:
+        if page.text is not None:
+            self.textDelta.emit(TextDelta(info.job_id, page.number, page.text))
+            return PageResult(info.job_id, info.path, page.number, page.count, page.text, "text-layer", spec.label)
+
+        def on_text(delta: str) -> None:
+            self.textDelta.emit(TextDelta(info.job_id, page.number, delta))
+            self._fault("token")
+            QCoreApplication.processEvents()
+
+        image, page.image = page.image, None  # the page holds no pixels past this point
+        text, stats = self.backend.ocr(image, opts.max_tokens, on_text, lambda: info.job_id in self._cancelled)
+        del image
+        result = PageResult(
+            info.job_id,
+            info.path,
+            page.number,
+            page.count,
+            text,
+            "model",
+            spec.label,
+            stats.prompt_tokens,
+            stats.generation_tokens,
+            stats.seconds,
+            stats.first_token_seconds,
+            stats.tokens_per_second,
+            stats.peak_memory,
+        )
+        return result
+
+    def _check_cancel(self, job_id: int) -> None:
+        if job_id in self._cancelled:
+            raise Cancelled()
+
+    def _fault(self, where: str) -> None:
+        if self.fault_hook is not None:
+            self.fault_hook(where)
+
+    # ---------------------------------------------------------- idle deadline
+    def _sync_timer(self) -> None:
+        if self._timer is None:
+            return
+        deadline = self._lc.deadline
+        if deadline is None:
+            self._timer.stop()
+            return
+        remaining_ms = max(0, int((deadline - self._clock()) * 1000) + 1)
+        self._timer_token = self._lc.deadline_token
+        self._timer.start(min(remaining_ms, DEADLINE_RECHECK_MS))
+
+    @Slot()
+    def _deadline_timer(self) -> None:
+        self._apply(self._lc.check_deadline(self._timer_token))
+        self._emit_state()
+
+    # ------------------------------------------------------------------ status
+    def _emit_state(self) -> None:
+        snap = self._lc.snapshot()
+        spec = self.backend.spec or self._spec
+        self.stateChanged.emit(
+            EngineStatus(
+                state=snap.state,
+                mode=snap.mode,
+                idle_timeout_s=snap.idle_timeout_s,
+                model_label=spec.label,
+                model_bytes=self.backend.weight_bytes,
+                active_memory=self.backend.active_memory(),
+                rss=memory.rss_bytes(),
+                unload_pending=snap.unload_pending,
+                deadline=snap.deadline,
+                queued=len(self._queue),
+                error=snap.last_error,
+                error_kind=self._error_kind if snap.last_error else None,
+            )
+        )
+
+
+class Engine(QObject):
+    """The engine's public face. Lives in the caller's thread; every call returns at once.
+
+    Signals carry the dataclasses of ``engine.jobs``. ``jobFinished`` fires for a job
+    that ran to the end or was cancelled, ``jobFailed`` for one that failed (its
+    ``error`` is one line naming the file); both carry the pages that were done.
+    """
+
+    stateChanged = Signal(object)  # EngineStatus
+    jobQueued = Signal(object)  # JobInfo
+    jobStarted = Signal(object)  # JobInfo
+    pageStarted = Signal(object)  # PageProgress
+    textDelta = Signal(object)  # TextDelta
+    pageFinished = Signal(object)  # PageResult
+    jobFinished = Signal(object)  # JobResult (done or cancelled)
+    jobFailed = Signal(object)  # JobResult (failed)
+    notice = Signal(str)  # something the user should read that is not a job's failure
+    engineStopped = Signal()  # the thread stopped after shutdown()
+
+    _toSubmit = Signal(object)
+    _toCancel = Signal(object)
+    _toUnload = Signal()
+    _toMode = Signal(object, object)
+    _toModel = Signal(object)
+    _toMemoryCheck = Signal(bool)
+    _toReport = Signal()
+    _toShutdown = Signal()
+
+    def __init__(
+        self,
+        spec: ModelSpec | None = None,
+        mode: Mode = DEFAULT_MODE,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
+        check_memory: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._spec = spec or ModelSpec.resolve()
+        self._mode, self._idle_timeout_s = Mode(mode), float(idle_timeout_s)
+        self._clock = clock
+        self._check_memory = check_memory
+        self.queue_limit = queue_limit
+        self._ids = itertools.count(1)
+        self._outstanding: dict[int, _Job] = {}  # submitted and not yet finished
+        self._started: set[int] = set()
+        self._closing = False
+        self._thread: QThread | None = None
+        self._worker: _Worker | None = None
+        self.status = EngineStatus(State.UNLOADED, self._mode, self._idle_timeout_s, self._spec.label)
+        self._start_thread()
+
+    # ------------------------------------------------------------ thread set-up
+    def _start_thread(self, backend: Backend | None = None) -> None:
+        thread = QThread()
+        thread.setObjectName("ocr-engine")
+        worker = _Worker(self._spec, self._mode, self._idle_timeout_s, self._clock, backend, self._check_memory)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.started)
+        self._toSubmit.connect(worker.submit)
+        self._toCancel.connect(worker.cancel)
+        self._toUnload.connect(worker.unload_now)
+        self._toMode.connect(worker.set_mode)
+        self._toModel.connect(worker.set_model)
+        self._toMemoryCheck.connect(worker.set_memory_check)
+        self._toReport.connect(worker.report)
+        self._toShutdown.connect(worker.shutdown)
+        worker.stateChanged.connect(self._on_state)
+        worker.jobStarted.connect(self._on_started)
+        worker.pageStarted.connect(self.pageStarted)
+        worker.textDelta.connect(self.textDelta)
+        worker.pageFinished.connect(self.pageFinished)
+        worker.jobDone.connect(self._on_done)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread, self._worker = thread, worker
+        thread.start()
+
+    def _disconnect_worker(self) -> None:
+        for sig in (
+            self._toSubmit, self._toCancel, self._toUnload, self._toMode,
+            self._toModel, self._toMemoryCheck, self._toReport, self._toShutdown,
+        ):
+            try:
+                sig.disconnect()
+            except (RuntimeError, TypeError):
+                pass
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._closing:
+            self.engineStopped.emit()
+            return
+        # The engine thread stopped without being asked to: report it, fail the job it
+        # was running, and start a fresh thread for the jobs that wait.
+        log.error("the engine thread stopped unexpectedly; restarting it")
+        old = self._worker
+        self._disconnect_worker()
+        running = [self._outstanding[j] for j in list(self._outstanding) if j in self._started]
+        waiting = [job for j, job in self._outstanding.items() if j not in self._started]
+        for job in running:
+            self._on_done(
+                JobResult(
+                    job.info.job_id, job.info.path, "failed",
+                    error=f"{display_name(job.info.path)}: the OCR engine stopped unexpectedly; try again",
+                    error_kind="engine",
+                )
+            )
+        self.notice.emit("The OCR engine stopped unexpectedly and was restarted.")
+        self._start_thread(backend=old.backend if old is not None else None)
+        if waiting:
+            self._toSubmit.emit(waiting)
+
+    # ---------------------------------------------------------------- requests
+    def submit(self, paths: Iterable[str | os.PathLike], options: OcrOptions | None = None) -> list[int]:
+        """Queue documents (FIFO). Returns the new job ids; duplicates already queued are skipped."""
+        options = options or OcrOptions()
+        if self._closing:
+            return []
+        queued_paths = {os.path.realpath(j.info.path) for jid, j in self._outstanding.items() if jid not in self._started}
+        jobs: list[_Job] = []
+        for raw in paths:
+            path = os.fspath(raw)
+            key = os.path.realpath(path)
+            if key in queued_paths:
+                self.notice.emit(f"{display_name(path)}: already in the queue")
+                continue
+            if len(self._outstanding) + len(jobs) >= self.queue_limit:
+                self.notice.emit(
+                    f"{display_name(path)}: not queued — the queue is full ({self.queue_limit} documents)"
+                )
+                continue
+            queued_paths.add(key)
+            info = JobInfo(next(self._ids), path, len(self._outstanding) + len(jobs))
+            jobs.append(_Job(info, options))
+        for job in jobs:
+            self._outstanding[job.info.job_id] = job
+            self.jobQueued.emit(job.info)
+        if jobs:
+            self._toSubmit.emit(jobs)
+        return [j.info.job_id for j in jobs]
+
+    def cancel(self, job_id: int | None = None) -> None:
+        self._toCancel.emit(job_id)
+
+    def cancel_all(self) -> None:
+        self._toCancel.emit(None)
+
+    def unload_now(self) -> None:
+        self._toUnload.emit()
+
+    def set_mode(self, mode: Mode, idle_timeout_s: float | None = None) -> None:
+        self._mode = Mode(mode)
+        if idle_timeout_s is not None:
+            self._idle_timeout_s = float(idle_timeout_s)
+        self._toMode.emit(self._mode, idle_timeout_s)
+
+    def set_model(self, spec: ModelSpec) -> None:
+        self._spec = spec
+        self._toModel.emit(spec)
+
+    def set_memory_check(self, on: bool) -> None:
+        self._check_memory = on
+        self._toMemoryCheck.emit(on)
+
+    def request_status(self) -> None:
+        self._toReport.emit()
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self._spec
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._outstanding)
+
+    def outstanding(self) -> int:
+        return len(self._outstanding)
+
+    def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
+        """Cancel every job, unload, and join the engine thread. Waits at most ``timeout_s``."""
+        if self._thread is None:
+            return True
+        self._closing = True
+        self._toShutdown.emit()
+        ok = self._thread.wait(int(timeout_s * 1000))
+        if not ok:
+            log.error("the engine thread did not stop within %.1f s", timeout_s)
+        else:
+            QCoreApplication.sendPostedEvents(self)  # deliver what the worker said last
+            self._disconnect_worker()
+            self._thread = None
+        return ok
+
+    # ------------------------------------------------------------ from worker
+    @Slot(object)
+    def _on_state(self, status: EngineStatus) -> None:
+        self.status = status
+        self.stateChanged.emit(status)
+
+    @Slot(object)
+    def _on_started(self, info: JobInfo) -> None:
+        self._started.add(info.job_id)
+        self.jobStarted.emit(info)
+
+    @Slot(object)
+    def _on_done(self, result: JobResult) -> None:
+        if self._outstanding.pop(result.job_id, None) is None:
+            return  # already reported (a restart raced the worker)
+        self._started.discard(result.job_id)
+        if result.status == "failed":
+            self.jobFailed.emit(result)
+        else:
+            self.jobFinished.emit(result)
+
