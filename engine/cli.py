@@ -22,16 +22,66 @@ COMMANDS = {
 
 
 def add_ocr_arguments(p: argparse.ArgumentParser) -> None:
+    """The OCR flags, generated from the settings table (defaults are the user's saved settings)."""
+    from .settings import SETTINGS
+
     p.add_argument("paths", nargs="+", metavar="PATH", help="images, PDFs or folders")
-    p.add_argument("--model", help="preset id, Hugging Face repo id or local model folder")
-    p.add_argument("--prompt", help="prompt to use instead of the model's own")
-    p.add_argument("--max-tokens", type=int, default=None, help="most tokens to generate per page")
-    p.add_argument("--dpi", type=int, default=None, help="PDF render resolution")
-    p.add_argument("--max-side", type=int, default=None, help="cap the longest image side (pixels)")
-    p.add_argument("--no-text-layer", action="store_true", help="OCR born-digital PDF pages too")
+    for s in SETTINGS:
+        if not s.cli_flag:
+            continue
+        dest = s.key
+        if s.type is bool:  # flags turn a default-on setting off
+            p.add_argument(s.cli_flag, dest=dest, action="store_const", const=not s.default, default=None,
+                           help=f"{s.label}: turn off" + (f" ({s.help})" if s.help else ""))
+        elif s.type is int:
+            bounds = f" ({s.minimum}–{s.maximum}{s.suffix})" if s.minimum is not None else ""
+            p.add_argument(s.cli_flag, dest=dest, type=_bounded(s), default=None, metavar="N",
+                           help=f"{s.label}{bounds}" + (f"; {s.help}" if s.help else ""))
+        else:
+            p.add_argument(s.cli_flag, dest=dest, default=None,
+                           metavar="ID_OR_DIR" if s.key == "model/preset" else "TEXT",
+                           help=s.label + ("; a preset id, Hugging Face repo id or local folder" if s.key == "model/preset" else ""))
     p.add_argument("--password", help="password for protected PDFs")
-    p.add_argument("--no-memory-check", action="store_true", help="load even if memory looks short")
     p.add_argument("--json", action="store_true", help="print one JSON object per page")
+
+
+def _bounded(setting):
+    def parse(text: str) -> int:
+        try:
+            return setting.coerce(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = setting.type.__name__
+    return parse
+
+
+def resolve_ocr_settings(args: argparse.Namespace):
+    """(ModelSpec, OcrOptions, check_memory) from the saved settings, overridden by the flags given."""
+    from dataclasses import replace
+
+    from .presets import ModelSpec
+    from .settings import Settings
+
+    saved = Settings()
+    flags = vars(args)
+
+    def pick(key):
+        value = flags.get(key)
+        return saved.get(key) if value is None else value
+
+    spec = saved.model_spec()
+    if flags.get("model/preset") or flags.get("model/custom_prompt") is not None:
+        spec = ModelSpec.resolve(flags.get("model/preset") or spec.source, flags.get("model/custom_prompt"))
+    options = replace(
+        saved.ocr_options(),
+        max_tokens=pick("ocr/max_tokens"),
+        dpi=pick("ocr/pdf_dpi"),
+        max_side=pick("ocr/max_image_side") or None,
+        text_layer="auto" if pick("ocr/use_text_layer") else "off",
+        password=args.password,
+    )
+    return spec, options, bool(pick("memory/check_fit"))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -82,9 +132,7 @@ def run_ocr(args: argparse.Namespace, out=None, err=None) -> int:
 
     from .documents import expand
     from .engine_thread import Engine
-    from .jobs import OcrOptions
     from .lifecycle import Mode
-    from .presets import ModelSpec
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -94,16 +142,8 @@ def run_ocr(args: argparse.Namespace, out=None, err=None) -> int:
     for problem in problems:
         print(f"error: {problem}", file=err, flush=True)
 
-    spec = ModelSpec.resolve(args.model, args.prompt)
-    defaults = OcrOptions()
-    options = OcrOptions(
-        max_tokens=args.max_tokens or defaults.max_tokens,
-        dpi=args.dpi or defaults.dpi,
-        max_side=args.max_side,
-        text_layer="off" if args.no_text_layer else "auto",
-        password=args.password,
-    )
-    engine = Engine(spec, Mode.KEEP_RESIDENT, check_memory=not args.no_memory_check)
+    spec, options, check_memory = resolve_ocr_settings(args)
+    engine = Engine(spec, Mode.KEEP_RESIDENT, check_memory=check_memory)
     state = {"failures": failures, "left": 0}
 
     def on_page_started(p):

@@ -53,6 +53,7 @@ class _Worker(QObject):
     textDelta = Signal(object)
     pageFinished = Signal(object)
     jobDone = Signal(object)  # JobResult of any status
+    historyError = Signal(str)
     stopped = Signal()
 
     def __init__(
@@ -63,8 +64,10 @@ class _Worker(QObject):
         clock: Callable[[], float],
         backend: Backend | None = None,
         check_memory: bool = True,
+        history=None,
     ) -> None:
         super().__init__()
+        self._history = history  # engine.history.HistoryStore, or None
         self._spec = spec
         self._lc = Lifecycle(clock, mode, idle_timeout_s)
         self._clock = clock
@@ -80,6 +83,7 @@ class _Worker(QObject):
         self._timer: QTimer | None = None
         self._timer_token = -1
         self._error_kind: str | None = None
+        self._history_failed = False
         self.fault_hook: Callable[[str], None] | None = None  # tests inject faults here
 
     # -------------------------------------------------------------- thread start
@@ -245,7 +249,7 @@ class _Worker(QObject):
         self.jobStarted.emit(info)
         t0 = time.perf_counter()
         pages: list[PageResult] = []
-        status, error, kind, count, doc = "done", None, None, 0, None
+        status, error, kind, count, doc, record = "done", None, None, 0, None, None
         spec = self.backend.spec or self._spec
         limits = spec.with_limits(opts.max_side)
         try:
@@ -258,12 +262,15 @@ class _Worker(QObject):
                 password=opts.password,
             )
             count = doc.page_count
+            record = self._history_call("start_document", info.path, count, spec.label, opts.history_id)
             for page in doc.pages(opts.pages):
                 self._check_cancel(info.job_id)
                 self.pageStarted.emit(PageProgress(info.job_id, info.path, page.number, page.count))
                 result = self._ocr_page(info, opts, spec, page)
                 del page
                 pages.append(result)
+                if record is not None:
+                    self._history_call("add_page", record, result)  # committed the moment the page is done
                 self.pageFinished.emit(result)
                 QCoreApplication.processEvents()
             self._check_cancel(info.job_id)
@@ -281,6 +288,8 @@ class _Worker(QObject):
                 doc.close()
             del doc
             peak = self.backend.end_document()
+            if record is not None:
+                self._history_call("finish_document", record, status, error)
             self._cancelled.discard(info.job_id)
             self._current = None
         self.jobDone.emit(
@@ -327,6 +336,21 @@ class _Worker(QObject):
             stats.peak_memory,
         )
         return result
+
+    def _history_call(self, method: str, *args):
+        """Write to the history; a failure (disk full) is reported once and never stops the OCR."""
+        if self._history is None:
+            return None
+        try:
+            result = getattr(self._history, method)(*args)
+            self._history_failed = False
+            return result
+        except Exception as e:
+            log.error("history write failed: %s", type(e).__name__)
+            if not self._history_failed:
+                self._history_failed = True
+                self.historyError.emit(f"History could not be saved ({_short(e)}); the text is still shown here.")
+            return None
 
     def _check_cancel(self, job_id: int) -> None:
         if job_id in self._cancelled:
@@ -411,9 +435,11 @@ class Engine(QObject):
         clock: Callable[[], float] = time.time,
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
         check_memory: bool = True,
+        history=None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._history = history
         self._spec = spec or ModelSpec.resolve()
         self._mode, self._idle_timeout_s = Mode(mode), float(idle_timeout_s)
         self._clock = clock
@@ -432,7 +458,9 @@ class Engine(QObject):
     def _start_thread(self, backend: Backend | None = None) -> None:
         thread = QThread()
         thread.setObjectName("ocr-engine")
-        worker = _Worker(self._spec, self._mode, self._idle_timeout_s, self._clock, backend, self._check_memory)
+        worker = _Worker(
+            self._spec, self._mode, self._idle_timeout_s, self._clock, backend, self._check_memory, self._history
+        )
         worker.moveToThread(thread)
         thread.started.connect(worker.started)
         self._toSubmit.connect(worker.submit)
@@ -449,6 +477,7 @@ class Engine(QObject):
         worker.textDelta.connect(self.textDelta)
         worker.pageFinished.connect(self.pageFinished)
         worker.jobDone.connect(self._on_done)
+        worker.historyError.connect(self.notice)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
         thread.start()

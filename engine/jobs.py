@@ -17,6 +17,7 @@ class OcrOptions:
     text_layer: str = "auto"  # "auto": take a born-digital PDF page's text directly; "off": always OCR
     password: str | None = None
     pages: frozenset[int] | None = None  # only these 1-based pages (resume); None = all
+    history_id: int | None = None  # resume into this history record instead of starting a new one
 
 
 @dataclass(frozen=True)
