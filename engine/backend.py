@@ -48,10 +48,22 @@ def _mlx():
     return mx
 
 
-class Backend:
-    """Owns the model and processor. Not thread-safe by design: one owner thread."""
+RELEASE_STEPS = ("full", "no-trim", "naive")
 
-    def __init__(self) -> None:
+
+class Backend:
+    """Owns the model and processor. Not thread-safe by design: one owner thread.
+
+    ``release`` picks the unload steps: "full" (the product: drop references, gc,
+    clear MLX's cache, trim the heap, with the allocator tuned at start), or the
+    benchmark's baselines "no-trim" (no heap trim, allocator untuned) and "naive"
+    (del + gc only).
+    """
+
+    def __init__(self, release: str = "full") -> None:
+        if release not in RELEASE_STEPS:
+            raise ValueError(f"release must be one of {RELEASE_STEPS}")
+        self.release = release
         self.spec: ModelSpec | None = None
         self.path: Path | None = None
         self._model = None
@@ -159,7 +171,7 @@ class Backend:
         mx.reset_peak_memory()
         return peak
 
-    def unload(self, trim: bool = True) -> None:
+    def unload(self) -> None:
         """Drop every reference, collect, clear MLX's cache and (Linux) trim the heap."""
         self._model = None
         self._processor = None
@@ -167,16 +179,22 @@ class Backend:
         self.spec = None
         self.path = None
         self.weight_bytes = 0
-        self._release(trim)
+        self._release()
 
-    @staticmethod
-    def _release(trim: bool = True) -> None:
+    def tune_allocator(self) -> None:
+        """Called once on the engine thread before any load (glibc: big blocks via mmap)."""
+        if self.release == "full":
+            memory.tune_allocator()
+
+    def _release(self) -> None:
         gc.collect()
+        if self.release == "naive":
+            return
         if "mlx.core" in _imported():
             mx = _mlx()
             mx.clear_cache()
             mx.reset_peak_memory()
-        if trim:
+        if self.release == "full":
             memory.trim_heap()
 
     @staticmethod

@@ -89,7 +89,7 @@ class _Worker(QObject):
     # -------------------------------------------------------------- thread start
     @Slot()
     def started(self) -> None:
-        memory.tune_allocator()
+        self.backend.tune_allocator()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._deadline_timer)
@@ -436,6 +436,7 @@ class Engine(QObject):
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
         check_memory: bool = True,
         history=None,
+        backend: Backend | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -452,7 +453,7 @@ class Engine(QObject):
         self._thread: QThread | None = None
         self._worker: _Worker | None = None
         self.status = EngineStatus(State.UNLOADED, self._mode, self._idle_timeout_s, self._spec.label)
-        self._start_thread()
+        self._start_thread(backend)
 
     # ------------------------------------------------------------ thread set-up
     def _start_thread(self, backend: Backend | None = None) -> None:
