@@ -1,0 +1,22 @@
+"""The Qt binding must not leak references per signal emit (PySide6 6.12.0 on Python 3.11 did; ADR 0007)."""
+
+import sys
+
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+
+
+class _Emitter(QObject):
+    payload = Signal(object, object)
+
+
+def test_signal_emit_keeps_refcounts(qapp=None):
+    app = QCoreApplication.instance() or QCoreApplication([])
+    emitter = _Emitter()
+    got = []
+    emitter.payload.connect(lambda a, b: got.append(a))
+    before = sys.getrefcount(True), sys.getrefcount(None)
+    for _ in range(2000):
+        emitter.payload.emit(1, None)
+    app.processEvents()
+    assert len(got) == 2000
+    assert (sys.getrefcount(True), sys.getrefcount(None)) == before
