@@ -9,7 +9,7 @@ class _Emitter(QObject):
     payload = Signal(object, object)
 
 
-def test_signal_emit_keeps_refcounts(qapp=None):
+def test_signal_emit_keeps_refcounts():
     app = QCoreApplication.instance() or QCoreApplication([])
     emitter = _Emitter()
     got = []
@@ -19,4 +19,6 @@ def test_signal_emit_keeps_refcounts(qapp=None):
         emitter.payload.emit(1, None)
     app.processEvents()
     assert len(got) == 2000
-    assert (sys.getrefcount(True), sys.getrefcount(None)) == before
+    # the broken binding lost one reference per emit (2000 here); a few may move for other reasons
+    assert abs(sys.getrefcount(True) - before[0]) < 50
+    assert abs(sys.getrefcount(None) - before[1]) < 50
