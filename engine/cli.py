@@ -18,6 +18,8 @@ from . import __version__
 # subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``; desktop.main routes them here
 COMMANDS = {
     "ocr": "engine.cli",
+    "history": "engine.history_cli",
+    "models": "engine.models_cli",
 }
 
 
@@ -132,6 +134,7 @@ def run_ocr(args: argparse.Namespace, out=None, err=None) -> int:
 
     from .documents import expand
     from .engine_thread import Engine
+    from .history import default_store
     from .lifecycle import Mode
 
     out = out or sys.stdout
@@ -143,7 +146,11 @@ def run_ocr(args: argparse.Namespace, out=None, err=None) -> int:
         print(f"error: {problem}", file=err, flush=True)
 
     spec, options, check_memory = resolve_ocr_settings(args)
-    engine = Engine(spec, Mode.KEEP_RESIDENT, check_memory=check_memory)
+    resume = getattr(args, "resume_plan", None)  # `ocr-tray history resume ID`: only the missing pages
+    if resume is not None:
+        options = resume.options(options)
+    history = getattr(args, "history_store", None) or default_store()
+    engine = Engine(spec, Mode.KEEP_RESIDENT, check_memory=check_memory, history=history)
     state = {"failures": failures, "left": 0}
 
     def on_page_started(p):
@@ -183,6 +190,7 @@ def run_ocr(args: argparse.Namespace, out=None, err=None) -> int:
     if ids:
         app.exec()
     engine.shutdown()
+    history.close()
     return 1 if state["failures"] else 0
 
 
@@ -201,6 +209,9 @@ def self_test(out=None) -> int:
         pdf = samples.write_pdf(Path(tmp) / "two-pages.pdf", pages=2, text_pages={1})
         png = samples.write_png(Path(tmp) / "image.png")
         args = build_parser().parse_args(["ocr", str(pdf), str(png), "--model", str(model), "--max-tokens", "8", "--json"])
+        from .history import HistoryStore
+
+        args.history_store = HistoryStore(Path(tmp) / "history.sqlite3")  # not the user's history
         buf, errors = io.StringIO(), io.StringIO()
         code = run_ocr(args, buf, errors)
     pages = [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]

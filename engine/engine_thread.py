@@ -9,6 +9,7 @@ changes and shutdown are seen mid-job.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import itertools
 import logging
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from . import memory
 from .backend import Backend, Cancelled
@@ -28,6 +29,11 @@ from .model_store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit,
 from .presets import ModelSpec
 
 log = logging.getLogger(__name__)
+
+# Every engine thread that is running, with its worker, held here so that an Engine that is
+# garbage-collected without shutdown() never destroys a running QThread (Qt aborts the
+# process then). At exit, whatever is left is shut down, bounded in time.
+_RUNNING: set[tuple[QThread, "_Worker"]] = set()
 
 DEFAULT_QUEUE_LIMIT = 1000
 DEADLINE_RECHECK_MS = 15_000  # a timer may sleep with the machine; re-read the wall clock this often
@@ -480,6 +486,9 @@ class Engine(QObject):
         worker.jobDone.connect(self._on_done)
         worker.historyError.connect(self.notice)
         thread.finished.connect(self._on_thread_finished)
+        entry = (thread, worker)
+        _RUNNING.add(entry)
+        thread.finished.connect(lambda: _RUNNING.discard(entry), Qt.ConnectionType.DirectConnection)
         self._thread, self._worker = thread, worker
         thread.start()
 
@@ -620,3 +629,10 @@ class Engine(QObject):
         else:
             self.jobFinished.emit(result)
 
+
+@atexit.register
+def _stop_abandoned_threads() -> None:
+    """Engines dropped without shutdown(): stop their threads before Python tears Qt down."""
+    for thread, worker in list(_RUNNING):
+        QMetaObject.invokeMethod(worker, "shutdown", Qt.ConnectionType.QueuedConnection)
+        thread.wait(int(SHUTDOWN_TIMEOUT_S * 1000))

@@ -21,6 +21,9 @@ MODEL_FILE_PATTERNS = [
 ]
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+
+
 class ModelNotFound(Exception):
     """The model is not on disk. The message says what is missing and what to do."""
 
@@ -77,6 +80,15 @@ def check_folder(folder: Path) -> None:
         raise ModelNotFound(f"model path {folder} is not a folder")
     if not (folder / "config.json").is_file():
         raise ModelNotFound(f"model folder {folder} has no config.json")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, OSError) as e:
+        raise ModelRejected(f"model folder {folder} has a damaged config.json ({e})") from None
+    if config.get("model_file"):
+        # mlx-vlm imports the file named here whatever trust_remote_code says: never load such a folder
+        raise ModelRejected(f"model folder {folder} asks to run its own code ({config['model_file']}); refused")
     index = folder / "model.safetensors.index.json"
     if index.is_file():
         try:
@@ -92,6 +104,8 @@ def check_folder(folder: Path) -> None:
                 f"model folder {folder} has only pickle weights (.bin/.pt); only .safetensors are loaded"
             )
         raise ModelNotFound(f"model folder {folder} has no .safetensors weights")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES) and not any(folder.glob("*.tiktoken")):
+        raise ModelNotFound(f"model folder {folder} has no tokenizer (tokenizer.json)")
 
 
 def weight_bytes(folder: Path) -> int:

@@ -15,6 +15,7 @@ _home = tempfile.mkdtemp(prefix="ocr-tray-tests-")
 for _var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
     os.environ[_var] = os.path.join(_home, _var.lower())
 os.environ["OCR_TRAY_LOG_DIR"] = os.path.join(_home, "logs")
+os.environ["OCR_TRAY_DATA_DIR"] = os.path.join(_home, "data")  # history and other app data
 os.environ["HF_HOME"] = os.path.join(_home, "hf")  # an empty Hugging Face cache; no test reaches the hub
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -30,7 +31,14 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
-    """A random-weight qwen2_vl checkpoint that mlx_vlm loads offline (built once per session)."""
+    """A random-weight qwen2_vl checkpoint that mlx_vlm loads offline (built once per session).
+
+    OCR_TRAY_TEST_MODEL names an existing model folder to use instead (faster local reruns).
+    """
+    if os.environ.get("OCR_TRAY_TEST_MODEL"):
+        from pathlib import Path
+
+        return Path(os.environ["OCR_TRAY_TEST_MODEL"])
     from engine import tiny_model
 
     return tiny_model.build(tmp_path_factory.mktemp("tiny-model"), "qwen2_vl", "tiny")
