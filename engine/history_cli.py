@@ -1,0 +1,153 @@
+"""List, search, show, resume and delete documents in the history
+
+    ocr-tray history [--search TEXT] [--json]      newest first; interrupted ones say how to resume
+    ocr-tray history show ID [--json]              a document's text (one JSON object per page)
+    ocr-tray history resume ID [OCR FLAGS]         OCR only the pages still missing, into the same record
+    ocr-tray history delete ID
+    ocr-tray history clear --yes
+
+``--json`` prints JSON Lines: one object per document (list) or per page (show).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .history import HistoryError, HistoryStore, default_store
+
+STATUS_WORDS = {
+    "running": "reading now",
+    "interrupted": "interrupted",
+    "incomplete": "incomplete",
+    "done": "done",
+    "cancelled": "cancelled",
+    "failed": "failed",
+}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--search", metavar="TEXT", help="only documents whose name or text holds TEXT")
+    p.add_argument("--json", action="store_true", help="JSON Lines: one object per document")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N documents")
+    sub = p.add_subparsers(dest="action", metavar="[ACTION]")
+    show = sub.add_parser("show", help="print a document's text")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true", dest="show_json", help="one JSON object per page")
+    resume = sub.add_parser(
+        "resume", help="OCR the pages still missing from an interrupted document",
+        description="OCR only the pages still missing. Any `ocr-tray ocr` flag may follow the ID "
+                    "(--model, --max-tokens, --password, --json, ...).",
+    )
+    resume.add_argument("id", type=int)
+    resume.add_argument("ocr_flags", nargs=argparse.REMAINDER, metavar="OCR FLAGS")
+    delete = sub.add_parser("delete", help="delete one document")
+    delete.add_argument("id", type=int)
+    clear = sub.add_parser("clear", help="delete every document")
+    clear.add_argument("--yes", action="store_true", help="really delete everything")
+
+
+def run(args: argparse.Namespace, out=None, err=None, store: HistoryStore | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    own = store is None
+    store = store or default_store()
+    try:
+        action = getattr(args, "action", None)
+        if action == "show":
+            return _show(store, args.id, args.show_json, out)
+        if action == "resume":
+            return _resume(store, args, out, err)
+        if action == "delete":
+            if not store.delete(args.id):
+                print(f"error: document {args.id} is not in the history, or is being read right now", file=err)
+                return 1
+            print(f"deleted document {args.id}", file=out)
+            return 0
+        if action == "clear":
+            if not args.yes:
+                print("error: this deletes the whole history; add --yes to go on", file=err)
+                return 2
+            print(f"deleted {store.clear()} document(s)", file=out)
+            return 0
+        return _list(store, args.search, args.json, args.limit, out)
+    except HistoryError as e:
+        print(f"error: {e}", file=err)
+        return 1
+    except Exception as e:  # sqlite3 errors, a full or read-only disk: one line, not a traceback
+        print(f"error: the history cannot be read ({' '.join(str(e).split()) or type(e).__name__})", file=err)
+        return 1
+    finally:
+        if store.recovered:
+            print(f"note: {store.recovered}", file=err)
+        if own:
+            store.close()
+
+
+def _list(store: HistoryStore, search: str | None, as_json: bool, limit: int | None, out) -> int:
+    docs = store.documents(search=search, limit=limit)
+    if as_json:
+        for doc in docs:
+            print(json.dumps(doc.as_json(), ensure_ascii=False), file=out)
+        return 0
+    if not docs:
+        print("no documents match" if search else "the history is empty", file=out)
+        return 0
+    for doc in docs:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(doc.started))
+        done = f"{len(doc.pages_done)}/{doc.pages} pages"
+        line = f"{doc.id:>5}  {STATUS_WORDS.get(doc.status, doc.status):<12} {done:>13}  {when}  {doc.name}"
+        print(line, file=out)
+        if doc.snippet:
+            print(f"       “{doc.snippet}”", file=out)
+        if doc.error:
+            print(f"       {doc.error}", file=out)
+        if doc.resumable:
+            print(f"       resume: ocr-tray history resume {doc.id}", file=out)
+    return 0
+
+
+def _show(store: HistoryStore, record: int, as_json: bool, out) -> int:
+    doc = store.document(record)
+    for page in store.pages(record):
+        if as_json:
+            print(json.dumps(page.as_json(), ensure_ascii=False), file=out)
+        else:
+            label = " (text layer)" if page.source == "text-layer" else ""
+            print(f"\n--- {doc.path} · page {page.page} of {page.pages}{label} ---", file=out)
+            print(page.text, file=out)
+    if not as_json and doc.missing:
+        print(f"\n({len(doc.missing)} page(s) not done: {_ranges(doc.missing)})", file=out)
+    return 0
+
+
+def _resume(store: HistoryStore, args: argparse.Namespace, out, err) -> int:
+    from . import cli
+
+    plan = store.resume_plan(args.id)
+    parser = argparse.ArgumentParser(prog=f"ocr-tray history resume {args.id}")
+    cli.add_ocr_arguments(parser)
+    ocr_args = parser.parse_args([*args.ocr_flags, "--", plan.path])
+    ocr_args.resume_plan = plan
+    ocr_args.history_store = store
+    print(f"resuming document {plan.history_id}: page(s) {_ranges(sorted(plan.pages))}", file=err, flush=True)
+    return cli.run_ocr(ocr_args, out, err)
+
+
+def _ranges(numbers) -> str:
+    """1,2,3,5 -> "1–3, 5"."""
+    numbers = sorted(numbers)
+    parts, start, prev = [], None, None
+    for n in numbers:
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}–{prev}" if prev > start else str(start))
+            start = prev = n
+    if start is not None:
+        parts.append(f"{start}–{prev}" if prev > start else str(start))
+    return ", ".join(parts)
