@@ -1,0 +1,315 @@
+"""The history (object name ``historyView``): past documents, newest first, with search, open, resume and delete.
+
+Every read and write of the history runs on a pool thread (``run_in_background``); the
+GUI thread only shows what comes back, so a big history or a slow disk never freezes
+the window. Documents left unfinished by a crash or a kill are listed as
+"Interrupted" with a banner, and ``Resume`` asks for only their missing pages.
+
+Signals, for the app to wire:
+- ``openRequested(HistoryDocument, list[PageResult])``: show these pages in the result
+  view (``show_pages(result_view, pages)`` does it). Their ``job_id`` is ``-document id``,
+  so they never collide with the engine's (positive) job ids.
+- ``resumeRequested(ResumePlan)``: submit ``[plan.path]`` with ``plan.options(settings.ocr_options())``.
+- ``message(str)``: a one-line problem for the message bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.history import HistoryDocument, HistoryError, HistoryStore
+from engine.jobs import PageProgress, TextDelta
+
+from ..background import run_in_background
+from .style import secondary
+
+log = logging.getLogger(__name__)
+
+NAME, STATUS, WHEN = range(3)
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SEARCH_DELAY_MS = 250
+LIST_LIMIT = 2000  # rows shown at once; search reaches the rest
+
+
+def status_text(doc: HistoryDocument) -> str:
+    done, total = len(doc.pages_done), doc.pages
+    pages = f"{total} page{'s' if total != 1 else ''}"
+    if doc.status == "done":
+        return f"Done · {pages}"
+    if doc.status == "running":
+        return f"Reading · {done} of {pages}"
+    if doc.status == "failed" and not done:
+        return "Failed"
+    word = {"interrupted": "Interrupted", "incomplete": "Incomplete", "cancelled": "Cancelled", "failed": "Failed"}
+    return f"{word.get(doc.status, doc.status.title())} · {done} of {pages}"
+
+
+def show_pages(result_view, pages) -> None:
+    """Put stored pages (``PageResult``) into a ``ResultView`` as if they had just been read."""
+    for p in pages:
+        result_view.begin_page(PageProgress(p.job_id, p.path, p.page, p.pages))
+        result_view.append(TextDelta(p.job_id, p.page, p.text))
+        result_view.finish_page(p)
+    result_view.flush()
+
+
+class HistoryView(QWidget):
+    openRequested = Signal(object, list)  # HistoryDocument, [PageResult]
+    resumeRequested = Signal(object)  # engine.history.ResumePlan
+    message = Signal(str)
+    loaded = Signal()  # the list shows the store's current state (tests, status)
+
+    def __init__(self, store: HistoryStore, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("historyView")
+        self.store = store
+        self.documents: list[HistoryDocument] = []
+        self._generation = 0  # only the newest load is shown
+        self._busy = 0
+        self._confirm: QMessageBox | None = None
+
+        self.search = QLineEdit()
+        self.search.setObjectName("historySearch")
+        self.search.setPlaceholderText("Search history")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self.refresh)
+        self.search.textChanged.connect(lambda *_: self._search_timer.start())
+
+        self.banner = QLabel()
+        self.banner.setObjectName("historyInterrupted")
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("historyList")
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["Document", "Status", "When"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(WHEN, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.tree.itemActivated.connect(lambda *_: self.open_selected())
+
+        self.open_button = self._button("historyOpen", "Open", self.open_selected, "Show this document's text")
+        self.resume_button = self._button("historyResume", "Resume", self.resume_selected,
+                                          "Read only the pages that are still missing")
+        self.delete_button = self._button("historyDelete", "Delete", self.delete_selected, "Delete this document")
+        self.clear_button = self._button("historyClear", "Clear All…", self.ask_clear_all, "Delete the whole history")
+        self.empty = QLabel("Documents you read appear here.")
+        self.empty.setObjectName("historyEmpty")
+        secondary(self.empty)
+
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        for b in (self.open_button, self.resume_button, self.delete_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.search)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.empty)
+        layout.addLayout(buttons)
+        self._update_buttons()
+
+    def _button(self, name: str, text: str, slot, tip: str) -> QPushButton:
+        b = QPushButton(text)
+        b.setObjectName(name)
+        b.setToolTip(tip)
+        b.clicked.connect(lambda *_: slot())
+        return b
+
+    # ----------------------------------------------------------------- loading
+    def refresh(self) -> None:
+        """Reload the list (off the GUI thread). Call it when shown and when a job ends."""
+        self._generation += 1
+        generation, text = self._generation, self.search.text().strip() or None
+        store = self.store
+        self._run(lambda: store.documents(search=text, limit=LIST_LIMIT),
+                  lambda docs, error: self._loaded(generation, docs, error))
+
+    def _loaded(self, generation: int, docs, error) -> None:
+        if generation != self._generation:
+            return  # a newer search is on its way
+        if error is not None:
+            self._report("The history cannot be read", error)
+            docs = []
+        selected = self.selected_id()
+        self.documents = list(docs)
+        self.tree.clear()
+        for doc in self.documents:
+            item = QTreeWidgetItem([doc.name, status_text(doc), time.strftime("%d %b %H:%M", time.localtime(doc.started))])
+            item.setData(NAME, ID_ROLE, doc.id)
+            item.setToolTip(NAME, doc.path)
+            if doc.error:
+                item.setToolTip(STATUS, doc.error)
+            self.tree.addTopLevelItem(item)
+            if doc.id == selected:
+                item.setSelected(True)
+        interrupted = [d for d in self.documents if d.status == "interrupted"]
+        if interrupted:
+            n = len(interrupted)
+            self.banner.setText(
+                f"{n} document{'s were' if n != 1 else ' was'} interrupted before the end; "
+                "the pages already read are kept. Select one and choose Resume to read the rest."
+            )
+        self.banner.setVisible(bool(interrupted))
+        self.empty.setVisible(not self.documents)
+        self.empty.setText("No documents match." if self.search.text().strip() else "Documents you read appear here.")
+        if self.store.recovered:
+            self.message.emit(self.store.recovered)
+            self.store.recovered = None
+        self._update_buttons()
+        self.loaded.emit()
+
+    # ------------------------------------------------------------- selection
+    def selected_id(self) -> int | None:
+        items = self.tree.selectedItems()
+        return items[0].data(NAME, ID_ROLE) if items else None
+
+    def selected(self) -> HistoryDocument | None:
+        chosen = self.selected_id()
+        return next((d for d in self.documents if d.id == chosen), None)
+
+    def select(self, document_id: int) -> bool:
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(NAME, ID_ROLE) == document_id:
+                self.tree.setCurrentItem(item)
+                item.setSelected(True)
+                return True
+        return False
+
+    def _update_buttons(self) -> None:
+        doc = self.selected()
+        idle = self._busy == 0
+        self.open_button.setEnabled(idle and doc is not None and bool(doc.pages_done))
+        self.resume_button.setEnabled(idle and doc is not None and doc.resumable)
+        self.delete_button.setEnabled(idle and doc is not None and doc.status != "running")
+        self.clear_button.setEnabled(idle and bool(self.documents))
+
+    # --------------------------------------------------------------- actions
+    def open_selected(self) -> None:
+        doc = self.selected()
+        if doc is None:
+            return
+        store = self.store
+
+        def done(pages, error) -> None:
+            if error is not None:
+                self._report(f"{doc.name} cannot be opened from the history", error)
+                return
+            self.openRequested.emit(doc, [p.as_page_result(job_id=-doc.id) for p in pages])
+
+        self._run(lambda: store.pages(doc.id), done)
+
+    def resume_selected(self) -> None:
+        doc = self.selected()
+        if doc is None or not doc.resumable:
+            return
+        store = self.store
+
+        def done(plan, error) -> None:
+            if error is not None:
+                self._report(f"{doc.name} cannot be resumed", error)
+                self.refresh()
+                return
+            self.resumeRequested.emit(plan)
+
+        self._run(lambda: store.resume_plan(doc.id), done)
+
+    def delete_selected(self) -> None:
+        doc = self.selected()
+        if doc is None:
+            return
+        store = self.store
+
+        def done(deleted, error) -> None:
+            if error is not None:
+                self._report(f"{doc.name} could not be deleted", error)
+            elif not deleted:
+                self.message.emit(f"{doc.name}: not deleted — it is being read right now")
+            self.refresh()
+
+        self._run(lambda: store.delete(doc.id), done)
+
+    def ask_clear_all(self) -> None:
+        if self._confirm is not None:
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Clear History",
+            "Delete every document in the history? The text cannot be brought back.",
+            QMessageBox.StandardButton.Cancel, self,
+        )
+        box.setObjectName("historyClearConfirm")
+        delete = box.addButton("Delete All", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+
+        def answered(*_) -> None:
+            self._confirm = None
+            if box.clickedButton() is delete:
+                self.clear_all()
+            box.deleteLater()
+
+        box.finished.connect(answered)
+        self._confirm = box
+        box.open()
+
+    def clear_all(self) -> None:
+        """Delete every document not being read right now (no question asked: ``ask_clear_all`` asks)."""
+        store = self.store
+
+        def done(_count, error) -> None:
+            if error is not None:
+                self._report("The history could not be cleared", error)
+            self.refresh()
+
+        self._run(store.clear, done)
+
+    # --------------------------------------------------------------- helpers
+    def _run(self, work, on_done) -> None:
+        self._busy += 1
+        self._update_buttons()
+
+        def finish(result, error) -> None:
+            self._busy -= 1
+            on_done(result, error)
+            self._update_buttons()
+
+        run_in_background(work, finish)
+
+    def _report(self, what: str, error: BaseException) -> None:
+        if isinstance(error, HistoryError):
+            self.message.emit(str(error))
+        else:
+            log.error("history: %s (%s)", what, type(error).__name__)
+            self.message.emit(f"{what} ({' '.join(str(error).split()) or type(error).__name__})")

@@ -1,0 +1,176 @@
+"""The queue (object name ``jobQueue``): one row per document with its status, page progress and a cancel button.
+
+Rows are keyed by the engine's job id. A row's cancel button exists only while the
+job is queued or running, so a long finished list holds no widgets.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QStyledItemDelegate,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.documents import display_name
+from engine.jobs import JobInfo, JobResult, PageProgress
+
+from .style import secondary
+
+NAME, STATUS, CANCEL = range(3)
+ROW_PADDING = 8  # pixels added to a row's height: a list to read, not a dense table
+
+
+class _RoomyRows(QStyledItemDelegate):
+    def sizeHint(self, option, index):
+        size = super().sizeHint(option, index)
+        size.setHeight(size.height() + ROW_PADDING)
+        return size
+
+
+class JobQueue(QWidget):
+    cancelRequested = Signal(int)  # job id
+    cancelAllRequested = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("jobQueue")
+        self._rows: dict[int, QTreeWidgetItem] = {}
+        self._active: set[int] = set()
+
+        self.title = QLabel("Queue")
+        self.title.setObjectName("jobQueueTitle")
+        secondary(self.title)
+        self.cancel_all = QPushButton("Cancel All")
+        self.cancel_all.setObjectName("cancelAll")
+        self.cancel_all.setEnabled(False)
+        self.cancel_all.clicked.connect(self.cancelAllRequested)
+
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("jobQueueList")
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderHidden(True)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.tree.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.setItemDelegate(_RoomyRows(self.tree))
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(CANCEL, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(CANCEL, 28)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(2, 0, 0, 0)
+        top.addWidget(self.title)
+        top.addStretch(1)
+        top.addWidget(self.cancel_all)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(top)
+        layout.addWidget(self.tree, 1)
+
+    # ------------------------------------------------------------------ rows
+    def add(self, info: JobInfo) -> None:
+        item = QTreeWidgetItem([display_name(info.path), "Waiting", ""])
+        item.setToolTip(NAME, info.path)
+        item.setTextAlignment(STATUS, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.tree.addTopLevelItem(item)
+        self._rows[info.job_id] = item
+        button = QToolButton()
+        button.setObjectName(f"cancelJob{info.job_id}")
+        button.setText("✕")
+        button.setToolTip("Cancel")
+        button.setAutoRaise(True)
+        button.clicked.connect(lambda *_, j=info.job_id: self._cancel(j))
+        self.tree.setItemWidget(item, CANCEL, button)
+        self._active.add(info.job_id)
+        self._changed()
+
+    def started(self, info: JobInfo) -> None:
+        self._set(info.job_id, "Starting…")
+
+    def page(self, progress: PageProgress) -> None:
+        self._set(progress.job_id, f"page {progress.page} of {progress.pages}")
+
+    def finished(self, result: JobResult) -> None:
+        item = self._rows.get(result.job_id)
+        if item is None:
+            return
+        if result.status == "done":
+            pages = len(result.pages)
+            text = f"Done · {pages} page{'s' if pages != 1 else ''}"
+        elif result.status == "cancelled":
+            text = "Cancelled"
+        else:
+            text = "Needs password" if result.needs_password else "Failed"
+            item.setToolTip(STATUS, result.error or "")
+            item.setToolTip(NAME, result.error or item.toolTip(NAME))
+        self._set(result.job_id, text)
+        self._end(result.job_id)
+
+    def remove(self, job_id: int) -> None:
+        if job_id not in self._rows:
+            return
+        self._end(job_id)
+        item = self._rows.pop(job_id)
+        self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+        self._changed()
+
+    def clear_finished(self) -> None:
+        for job_id in [j for j in self._rows if j not in self._active]:
+            self.remove(job_id)
+
+    # ---------------------------------------------------------------- queries
+    def status_text(self, job_id: int) -> str:
+        return self._rows[job_id].text(STATUS)
+
+    def cancel_button(self, job_id: int) -> QToolButton | None:
+        item = self._rows.get(job_id)
+        return self.tree.itemWidget(item, CANCEL) if item is not None else None  # type: ignore[return-value]
+
+    def job_ids(self) -> list[int]:
+        return list(self._rows)
+
+    @property
+    def active(self) -> int:
+        return len(self._active)
+
+    # ---------------------------------------------------------------- helpers
+    def _set(self, job_id: int, text: str) -> None:
+        item = self._rows.get(job_id)
+        if item is not None and item.text(STATUS) != text:
+            item.setText(STATUS, text)
+
+    def _cancel(self, job_id: int) -> None:
+        self._set(job_id, "Cancelling…")
+        button = self.cancel_button(job_id)
+        if button is not None:
+            button.setEnabled(False)
+        self.cancelRequested.emit(job_id)
+
+    def _end(self, job_id: int) -> None:
+        self._active.discard(job_id)
+        item = self._rows.get(job_id)
+        if item is not None and self.tree.itemWidget(item, CANCEL) is not None:
+            self.tree.removeItemWidget(item, CANCEL)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.cancel_all.setEnabled(bool(self._active))
+        total, active = len(self._rows), len(self._active)
+        self.title.setText(f"Queue · {active} to do" if active else ("Queue" if not total else "Queue · all done"))

@@ -1,0 +1,484 @@
+"""The whole app in-process with the real engine thread and the tiny model: drops, streaming, tray, modes, copy/save, cancel."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+from desktop.views.result_view import TEXT_LAYER_LABEL
+from engine import samples
+from engine.lifecycle import Mode, State
+
+from .conftest import WAIT_MS, Jobs, drop
+
+pytestmark = pytest.mark.slow
+
+
+def wait_state(qtbot, app, state, timeout=WAIT_MS):
+    qtbot.waitUntil(lambda: app.engine.status.state is state, timeout=timeout)
+
+
+def headings(app):
+    return [(os.path.basename(s.path), s.page, s.pages, s.source) for s in app.window.result_view.sections]
+
+
+def test_png_and_pdf_drops_stream_page_by_page(qtbot, make_app, tmp_path):
+    app = make_app()
+    jobs = Jobs(app.engine)
+    png = samples.write_png(tmp_path / "note.png")
+    pdf = samples.write_pdf(tmp_path / "letter.pdf", pages=3, text_pages={2})
+    view = app.window.result_view
+    seen_at_page_end = []  # what the view shows the moment each page finishes
+    app.engine.pageFinished.connect(lambda r: seen_at_page_end.append((r.page, view.toPlainText())))
+
+    assert drop(app.window.drop_zone, [png])
+    [png_result] = jobs.wait(qtbot, 1)
+    assert drop(app.window.drop_zone, [pdf])
+    _, pdf_result = jobs.wait(qtbot, 2)
+
+    assert png_result.status == pdf_result.status == "done"
+    assert headings(app) == [
+        ("note.png", 1, 1, "model"),
+        ("letter.pdf", 1, 3, "model"),
+        ("letter.pdf", 2, 3, "text-layer"),
+        ("letter.pdf", 3, 3, "model"),
+    ]
+    shown = view.toPlainText()
+    for section in view.sections:  # what streamed in is what is shown, under its heading
+        assert section.text == jobs.streamed(section.job_id, section.page)
+        assert section.text.strip() in shown
+    assert f"letter.pdf · page 2 of 3 {TEXT_LAYER_LABEL}" in shown
+    assert shown.count(TEXT_LAYER_LABEL) == 1
+    assert shown.index("note.png · page 1 of 1") < shown.index("letter.pdf · page 1 of 3") \
+        < shown.index("letter.pdf · page 2 of 3") < shown.index("letter.pdf · page 3 of 3")
+    # page by page: when page k of the PDF finished, page k+1 was not there yet
+    pdf_moments = [(page, text) for page, text in seen_at_page_end if "letter.pdf · page 1 of 3" in text]
+    assert [page for page, _ in pdf_moments] == [1, 2, 3]
+    for page, text in pdf_moments:
+        assert f"letter.pdf · page {page} of 3" in text
+        if page < 3:
+            assert f"letter.pdf · page {page + 1} of 3" not in text
+    queue = app.window.job_queue
+    assert [queue.status_text(j) for j in queue.job_ids()] == ["Done · 1 page", "Done · 3 pages"]
+
+
+def test_folder_with_an_unsupported_file_names_it_and_reads_the_rest(qtbot, make_app, tmp_path):
+    app = make_app()
+    jobs = Jobs(app.engine)
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    samples.write_png(folder / "a.png")
+    samples.write_pdf(folder / "sub" / "b.pdf", pages=1, text_pages={1})
+    (folder / "notes.docx").write_bytes(b"PK\x03\x04 not really a document")
+    fake = folder / "photo.png"  # right name, wrong bytes: named too, the rest go on
+    fake.write_text("this is not a PNG")
+
+    assert drop(app.window.drop_zone, [folder])
+    results = jobs.wait(qtbot, 2)
+    assert sorted(os.path.basename(r.path) for r in results) == ["a.png", "b.pdf"]
+    assert all(r.status == "done" for r in results)
+    messages = app.window.messages
+    assert messages.isVisibleTo(app.window)
+    assert any(m.startswith("notes.docx:") for m in messages.messages)
+    assert any(m.startswith("photo.png:") for m in messages.messages)
+    assert all("\n" not in m for m in messages.messages)
+    qtbot.wait(200)
+    assert len(jobs.done) == 2  # nothing else was queued
+
+
+def test_web_link_drop_is_named_and_nothing_is_queued(qtbot, make_app):
+    app = make_app()
+    assert drop(app.window.drop_zone, urls=["https://example.com/invoice.pdf"])
+    assert "https://example.com/invoice.pdf" in app.window.messages.text()
+    qtbot.wait(100)
+    assert app.window.job_queue.job_ids() == [] and app.engine.status.state is State.UNLOADED
+
+
+def test_same_file_dropped_twice_while_queued_runs_once(qtbot, make_app, tmp_path):
+    app = make_app()
+    jobs = Jobs(app.engine)
+    pdf = samples.write_pdf(tmp_path / "twice.pdf", pages=2, text_pages=set())
+    png = samples.write_png(tmp_path / "first.png")
+    app.submit([png, pdf])
+    qtbot.waitUntil(lambda: len(app.window.job_queue.job_ids()) == 2, timeout=WAIT_MS)
+    app.submit([pdf])  # still queued behind first.png
+    jobs.wait(qtbot, 2)
+    qtbot.wait(200)
+    assert len(jobs.done) == 2
+    assert "twice.pdf: already in the queue" in app.window.messages.text()
+
+
+def test_unload_from_the_tray(qtbot, make_app, tmp_path):
+    app = make_app(mode=Mode.KEEP_RESIDENT)
+    jobs = Jobs(app.engine)
+    unload = app.tray.action("unloadModel")
+    first_row = app.tray.menu.actions()[0]
+    assert first_row.objectName() == "modelStatus" and not first_row.isEnabled()
+    assert first_row.text().endswith("· not loaded") and not unload.isEnabled()
+
+    app.submit([samples.write_png(tmp_path / "a.png")])
+    jobs.wait(qtbot, 1)
+    wait_state(qtbot, app, State.READY)
+    assert " · ready · " in first_row.text() and first_row.text().endswith("B")  # "… · ready · 12.3 MB"
+    assert app.tray.tooltip.startswith("OCR Tray — ")
+    assert unload.isEnabled() and unload.text() == "Unload Model"
+    unload.trigger()
+    wait_state(qtbot, app, State.UNLOADED)
+    assert first_row.text().endswith("· not loaded")
+    assert not unload.isEnabled()
+    assert app.engine.status.model_bytes == 0
+
+
+def test_unload_mid_job_waits_for_the_job(qtbot, make_app, tmp_path):
+    app = make_app(mode=Mode.KEEP_RESIDENT)
+    jobs = Jobs(app.engine)
+    unload = app.tray.action("unloadModel")
+    pdf = samples.write_pdf(tmp_path / "three.pdf", pages=3, text_pages=set())
+    states = []
+    app.engine.stateChanged.connect(lambda s: states.append((s.state, len(jobs.done))))
+    texts_when_busy = []
+
+    def on_page(progress):
+        if progress.page == 1:
+            texts_when_busy.append((unload.text(), unload.isEnabled()))
+            unload.trigger()
+
+    app.engine.pageStarted.connect(on_page)
+    app.submit([pdf])
+    [result] = jobs.wait(qtbot, 1)
+    wait_state(qtbot, app, State.UNLOADED)
+    assert texts_when_busy == [("Unload After Current Job", True)]
+    assert result.status == "done" and len(result.pages) == 3  # the job was not cut short
+    unloading = [done for state, done in states if state is State.UNLOADING]
+    assert unloading and unloading[0] == 1  # the unload began only after the job ended
+    assert any(state is State.BUSY for state, _ in states)
+    assert app.tray.menu.actions()[0].text().endswith("· not loaded")
+
+
+def _drive_mode(app, qtbot, mode: Mode):
+    """Choose a memory mode the way a person does: the radio button in Settings (the panel, when built)."""
+    app.open_settings()
+    panel = app.settings_panel
+    assert panel is not None, "the settings panel did not open"
+    name = {Mode.KEEP_RESIDENT: "modeKeepResident", Mode.AUTO_RELEASE: "modeAutoRelease",
+            Mode.IDLE_TIMEOUT: "modeIdleTimeout"}[mode]
+    from PySide6.QtWidgets import QRadioButton
+
+    button = panel.findChild(QRadioButton, name)
+    assert button is not None, f"no {name} in the settings panel"
+    button.click()
+    assert app.settings.get("memory/mode") == mode.value
+
+
+def test_memory_modes_change_when_the_model_unloads_and_survive_a_restart(qtbot, make_app, make_settings,
+                                                                          settings_path, tmp_path):
+    settings = make_settings()
+    settings.set("ocr/max_tokens", 4)
+    app = make_app(settings, idle_seconds=1.0)
+    jobs = Jobs(app.engine)
+    png = samples.write_png(tmp_path / "a.png")
+
+    # auto-release: unloads as soon as the queue is empty
+    _drive_mode(app, qtbot, Mode.AUTO_RELEASE)
+    app.submit([png])
+    jobs.wait(qtbot, 1)
+    t_done = time.monotonic()
+    wait_state(qtbot, app, State.UNLOADED)
+    assert time.monotonic() - t_done < 0.9  # at once, not after the 1 s idle time
+    assert app.engine.status.mode is Mode.AUTO_RELEASE
+
+    # idle-timeout (1 s override): stays loaded after the job, unloads about a second later
+    _drive_mode(app, qtbot, Mode.IDLE_TIMEOUT)
+    timeline = []  # (time, status) from here on
+    app.engine.stateChanged.connect(lambda s: timeline.append((time.monotonic(), s)))
+    app.engine.jobFinished.connect(lambda r: timeline.append((time.monotonic(), r)))
+    app.submit([png])
+    jobs.wait(qtbot, 2)
+    qtbot.waitUntil(lambda: app.engine.status.state is State.UNLOADED, timeout=10_000)
+    [t_done] = [t for t, x in timeline if hasattr(x, "job_id")]
+    after = [(t, x) for t, x in timeline if t >= t_done and not hasattr(x, "job_id")]
+    ready = [x for t, x in after if x.state is State.READY]
+    assert ready and ready[0].deadline is not None and ready[0].mode is Mode.IDLE_TIMEOUT  # stayed loaded
+    waited = next(t for t, x in after if x.state is State.UNLOADING) - t_done
+    assert 0.7 <= waited <= 5.0, f"unloaded {waited:.2f} s after the job"
+
+    # keep-resident: stays loaded past the idle time
+    _drive_mode(app, qtbot, Mode.KEEP_RESIDENT)
+    app.submit([png])
+    jobs.wait(qtbot, 3)
+    qtbot.wait(1800)
+    assert app.engine.status.state is State.READY
+
+    # the choice survives a restart of the window (same settings file, new app)
+    _drive_mode(app, qtbot, Mode.AUTO_RELEASE)
+    app.shutdown()
+    again = make_app(make_settings(settings_path))
+    assert again.settings.get("memory/mode") == Mode.AUTO_RELEASE.value
+    again.engine.request_status()
+    qtbot.waitUntil(lambda: again.engine.status.mode is Mode.AUTO_RELEASE, timeout=5000)
+    again.open_settings()
+    from PySide6.QtWidgets import QRadioButton
+
+    assert again.settings_panel.findChild(QRadioButton, "modeAutoRelease").isChecked()
+
+
+def test_copy_and_save_as_give_the_streamed_text(qtbot, make_app, tmp_path):
+    app = make_app()
+    jobs = Jobs(app.engine)
+    pdf = samples.write_pdf(tmp_path / "report.pdf", pages=3, text_pages={2})
+    app.submit([pdf])
+    [result] = jobs.wait(qtbot, 1)
+    assert result.status == "done"
+    window = app.window
+    streamed = [jobs.streamed(result.job_id, p) for p in (1, 2, 3)]
+
+    labels = {2: " (text layer)"}
+
+    def expected(heading):  # built from what streamed in, not from the view
+        return "\n".join(f"{heading(f'report.pdf · page {i} of 3{labels.get(i, chr(32))}'.rstrip())}\n\n"
+                         f"{streamed[i - 1].strip(chr(10))}\n" for i in (1, 2, 3))
+
+    copy = window.findChild(type(window.copy_action), "copyText")
+    assert copy.isEnabled() and copy.shortcut() == QKeySequence(QKeySequence.StandardKey.Copy)
+    QGuiApplication.clipboard().clear()
+    copy.trigger()
+    copied = QGuiApplication.clipboard().text()
+    assert copied == expected(lambda h: f"--- {h} ---")
+    assert "Page 2" in copied  # the text layer's own words
+
+    def save(name):
+        window.findChild(type(window.save_action), "saveAs").trigger()
+        [dialog] = [d for d in window.findChildren(QFileDialog, "saveDialog") if d.isVisible()]
+        target = str(tmp_path / name)
+        dialog.selectFile(target)
+        dialog.accept()
+        qtbot.waitUntil(lambda: os.path.exists(target), timeout=5000)
+        with open(target, encoding="utf-8") as f:
+            return f.read()
+
+    assert save("report.md") == expected(lambda h: f"## {h}")
+    assert save("report.txt") == copied
+
+
+def test_cancel_mid_job_stops_it_and_the_app_stays_usable(qtbot, make_app, tmp_path):
+    app = make_app(max_tokens=64)
+    jobs = Jobs(app.engine)
+    pdf = samples.write_pdf(tmp_path / "long.pdf", pages=6, text_pages=set())
+    clicked = []
+
+    def on_delta(delta):
+        if not clicked:
+            clicked.append(delta.job_id)
+            app.window.job_queue.cancel_button(delta.job_id).click()
+
+    app.engine.textDelta.connect(on_delta)
+    app.submit([pdf])
+    [result] = jobs.wait(qtbot, 1)
+    app.engine.textDelta.disconnect(on_delta)
+    assert result.status == "cancelled" and len(result.pages) < 6
+    assert app.window.job_queue.status_text(result.job_id) == "Cancelled"
+    assert app.window.result_view.toPlainText().rstrip().endswith("— cancelled —")
+    wait_state(qtbot, app, State.READY)
+
+    app.submit([samples.write_png(tmp_path / "after.png")])
+    [_, after] = jobs.wait(qtbot, 2)
+    assert after.status == "done" and len(after.pages) == 1
+
+    # Cancel All empties the queue, running job included (a long first job: it is surely still running)
+    more = [samples.write_pdf(tmp_path / f"more{i}.pdf", pages=30 if i == 0 else 2, text_pages=set()) for i in range(3)]
+    app.engine.pageStarted.connect(
+        lambda p: app.window.job_queue.cancel_all.click() if p.path == str(more[0]) and p.page == 1 else None
+    )
+    app.submit(more)
+    done = jobs.wait(qtbot, 5)
+    assert [r.status for r in done[2:]] == ["cancelled"] * 3, [(os.path.basename(r.path), r.status, len(r.pages)) for r in done]
+    assert not app.window.job_queue.cancel_all.isEnabled()
+
+
+def test_gui_stays_responsive_while_a_pdf_is_read(qtbot, make_app, tmp_path):
+    """A 5 ms heartbeat in the GUI thread while a 3-page PDF loads the model and is read."""
+    app = make_app(max_tokens=24)
+    jobs = Jobs(app.engine)
+    pdf = samples.write_pdf(tmp_path / "heart.pdf", pages=3, text_pages={2})
+    gaps = []
+    clock = QElapsedTimer()
+    beat = QTimer()
+    beat.setInterval(5)
+
+    def tick():
+        gaps.append(clock.restart())
+
+    beat.timeout.connect(tick)
+    clock.start()
+    beat.start()
+    app.submit([pdf])
+    [result] = jobs.wait(qtbot, 1)
+    beat.stop()
+    assert result.status == "done" and len(result.pages) == 3
+    gaps.sort()
+    longest = gaps[-1]
+    p99 = gaps[int(len(gaps) * 0.99) - 1]
+    print(f"\nheartbeat: {len(gaps)} beats, longest gap {longest} ms, p99 {p99} ms")
+    assert longest <= 250, f"the GUI thread stalled for {longest} ms"
+
+
+def test_auto_copy_and_clear(qtbot, make_app, tmp_path):
+    app = make_app()
+    jobs = Jobs(app.engine)
+    app.window.auto_copy_box.setChecked(True)
+    assert app.settings.get("ui/auto_copy") is True
+    QGuiApplication.clipboard().clear()
+    app.submit([samples.write_pdf(tmp_path / "auto.pdf", pages=1, text_pages={1})])
+    [result] = jobs.wait(qtbot, 1)
+    assert QGuiApplication.clipboard().text().strip() == result.text.strip() != ""
+    app.window.clear_action.trigger()
+    assert app.window.result_view.toPlainText() == "" and app.window.job_queue.job_ids() == []
+    assert not app.window.copy_action.isEnabled()
+
+
+def test_password_protected_pdf_asks_and_reads_it(qtbot, make_app, tmp_path):
+    import pymupdf
+    from PySide6.QtWidgets import QInputDialog
+
+    plain = samples.write_pdf(tmp_path / "plain.pdf", pages=1, text_pages={1})
+    locked = tmp_path / "locked.pdf"
+    doc = pymupdf.open(plain)
+    doc.save(locked, encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="owner", user_pw="s3cret")
+    doc.close()
+
+    app = make_app()
+    jobs = Jobs(app.engine)
+    app.submit([locked])
+    [first] = jobs.wait(qtbot, 1)
+    assert first.error_kind == "password"
+    qtbot.waitUntil(lambda: app.window.findChild(QInputDialog, "passwordDialog") is not None, timeout=5000)
+    dialog = app.window.findChild(QInputDialog, "passwordDialog")
+    assert "locked.pdf" in dialog.labelText()
+    dialog.setTextValue("wrong")
+    dialog.accept()
+    [_, second] = jobs.wait(qtbot, 2)
+    assert second.error_kind == "password"
+    qtbot.waitUntil(lambda: (d := app.window.findChild(QInputDialog, "passwordDialog")) is not None
+                    and d is not dialog and d.isVisible(), timeout=5000)
+    dialog = app.window.findChild(QInputDialog, "passwordDialog")
+    assert "wrong" in dialog.labelText()
+    dialog.setTextValue("s3cret")
+    dialog.accept()
+    [_, _, third] = jobs.wait(qtbot, 3)
+    assert third.status == "done" and "Page 1" in third.text
+
+
+def test_clipboard_image_goes_through_a_private_file_that_is_removed(qtbot, make_app):
+    app = make_app()
+    jobs = Jobs(app.engine)
+    QGuiApplication.clipboard().setImage(samples_qimage())
+    app.tray.action("ocrClipboard").trigger()
+    [result] = jobs.wait(qtbot, 1)
+    assert result.status == "done"
+    folder = app.clipboard_images.folder
+    assert folder is not None and os.path.dirname(result.path) == folder
+    assert os.stat(folder).st_mode & 0o777 == 0o700
+    assert not os.path.exists(result.path)  # deleted when its job ended
+    app.shutdown()
+    assert not os.path.exists(folder)
+
+
+def test_empty_clipboard_says_so(qtbot, make_app):
+    app = make_app()
+    QGuiApplication.clipboard().clear()
+    app.tray.action("ocrClipboard").trigger()
+    assert "clipboard holds no image" in app.window.messages.text()
+
+
+def test_finder_open_event_queues_the_file(qtbot, make_app, qapp, tmp_path):
+    from PySide6.QtGui import QFileOpenEvent
+
+    app = make_app()
+    jobs = Jobs(app.engine)
+    png = samples.write_png(tmp_path / "from-finder.png")
+    qapp.sendEvent(qapp, QFileOpenEvent(str(png)))
+    [result] = jobs.wait(qtbot, 1)
+    assert result.path == str(png) and result.status == "done"
+    assert app.window.isVisible()
+
+
+def samples_qimage():
+    from PySide6.QtGui import QImage
+
+    image = samples.text_image()
+    data = image.tobytes("raw", "RGB")
+    return QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
+
+
+def test_closing_the_window_hides_it_and_the_app_stays_in_the_tray(qtbot, make_app, tmp_path):
+    app = make_app(tray=True, show_window=True)
+    if not app.tray.visible:
+        pytest.skip("this platform shows no tray icon even when asked (the app then quits on close)")
+    quit_calls = []
+    app.quitting.connect(lambda: quit_calls.append(True))
+    app.window.close()
+    assert not app.window.isVisible() and not quit_calls
+    app.tray.action("openWindow").trigger()
+    assert app.window.isVisible()
+
+
+def test_without_a_tray_closing_the_window_quits(qtbot, make_app):
+    app = make_app(tray=False)
+    assert app.window.isVisible()  # no tray icon: the window is the app
+    quit_calls = []
+    app.quitting.connect(lambda: quit_calls.append(True))
+    app.window.close()
+    assert quit_calls and app.engine._thread is None
+
+
+def test_notification_when_a_job_ends_while_the_window_is_hidden(qtbot, make_app, tmp_path, monkeypatch):
+    app = make_app()
+    jobs = Jobs(app.engine)
+    notes = []
+    monkeypatch.setattr(app.tray, "notify", lambda title, text: notes.append((title, text)) or True)
+    app.window.hide()
+    app.submit([samples.write_png(tmp_path / "hidden.png")])
+    jobs.wait(qtbot, 1)
+    assert notes == [("Text ready", "hidden.png · 1 page")]
+    app.window.notify_box.setChecked(False)
+    app.submit([samples.write_png(tmp_path / "quiet.png")])
+    jobs.wait(qtbot, 2)
+    app.window.notify_box.setChecked(True)
+    app.window.show()
+    app.submit([samples.write_png(tmp_path / "seen.png")])
+    jobs.wait(qtbot, 3)
+    assert len(notes) == 1  # not when switched off, nor when the window is in view
+
+
+def test_changing_the_model_in_settings_applies_to_the_engine(qtbot, make_app, tiny_model_dir, tmp_path):
+    app = make_app(mode=Mode.KEEP_RESIDENT)
+    jobs = Jobs(app.engine)
+    app.submit([samples.write_png(tmp_path / "a.png")])
+    jobs.wait(qtbot, 1)
+    wait_state(qtbot, app, State.READY)
+    other = tmp_path / "other-model"
+    other.symlink_to(tiny_model_dir, target_is_directory=True)
+    app.settings.set("model/custom_source", str(other))
+    assert app.engine.spec.source == str(other)
+    wait_state(qtbot, app, State.UNLOADED)  # the loaded model goes; the next job loads the new one
+    app.submit([samples.write_png(tmp_path / "b.png")])
+    [_, second] = jobs.wait(qtbot, 2)
+    assert second.status == "done" and second.pages[0].model == "other-model"
+
+
+def test_files_opened_before_the_app_was_wired_are_not_lost(qtbot, qapp, make_app, tmp_path):
+    """A launch by Finder's "Open With": the FileOpen event can come before the window exists."""
+    from PySide6.QtGui import QFileOpenEvent
+
+    png = samples.write_png(tmp_path / "early.png")
+    qapp._early = []  # as right after the QApplication was made
+    qapp.sendEvent(qapp, QFileOpenEvent(str(png)))
+    app = make_app()
+    jobs = Jobs(app.engine)
+    [result] = jobs.wait(qtbot, 1)
+    assert result.path == str(png) and result.status == "done"

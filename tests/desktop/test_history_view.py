@@ -1,0 +1,223 @@
+"""The history view: list, search, open, resume (interrupted), delete, clear all — on a real store, off the GUI thread."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktop.views.history_view import HistoryView, show_pages, status_text
+from desktop.views.result_view import ResultView
+from engine.history import HistoryStore
+from engine.jobs import PageResult
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WAIT_MS = 10_000
+
+
+def _page(path, n, pages, text):
+    return PageResult(1, path, n, pages, text, "model", "tiny", 5, 3, 0.5)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = HistoryStore(tmp_path / "history.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def files(tmp_path):
+    made = {}
+    for name in ("report.pdf", "receipt.png", "scan.pdf"):
+        f = tmp_path / name
+        f.write_bytes(b"stand-in " + name.encode())
+        made[name] = str(f)
+    return made
+
+
+def _finished(store, path, pages, texts, status="done"):
+    r = store.start_document(path, pages, "tiny")
+    for n, text in texts.items():
+        store.add_page(r, _page(path, n, pages, text))
+    store.finish_document(r, status)
+    return r
+
+
+def _interrupted(store, path, pages, done):
+    """A document whose writer was killed after ``done`` pages (a real separate process)."""
+    code = "import sys\nsys.path.insert(0, %r)\n" % ROOT + textwrap.dedent("""
+        from engine.history import HistoryStore
+        from engine.jobs import PageResult
+        s = HistoryStore(sys.argv[1])
+        r = s.start_document(sys.argv[2], int(sys.argv[3]), "tiny")
+        for n in range(1, int(sys.argv[4]) + 1):
+            s.add_page(r, PageResult(1, sys.argv[2], n, int(sys.argv[3]), f"kept page {n}", "model", "tiny"))
+        print(r, flush=True)
+        sys.stdin.readline()
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code, str(store.path), path, str(pages), str(done)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    record = int(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    return record
+
+
+@pytest.fixture
+def view(qtbot, store):
+    v = HistoryView(store)
+    qtbot.addWidget(v)
+    return v
+
+
+def load(qtbot, view):
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.refresh()
+
+
+def rows(view):
+    return [(view.tree.topLevelItem(i).text(0), view.tree.topLevelItem(i).text(1))
+            for i in range(view.tree.topLevelItemCount())]
+
+
+def test_lists_newest_first_with_status_and_interrupted_banner(qtbot, view, store, files):
+    _finished(store, files["report.pdf"], 2, {1: "annual report", 2: "page two"})
+    _finished(store, files["receipt.png"], 1, {1: "coffee 3.50"}, status="cancelled")
+    _interrupted(store, files["scan.pdf"], 20, 5)
+    load(qtbot, view)
+    assert rows(view) == [("scan.pdf", "Interrupted · 5 of 20 pages"), ("receipt.png", "Cancelled · 1 of 1 page"),
+                          ("report.pdf", "Done · 2 pages")]
+    assert view.banner.isVisibleTo(view) and "1 document was interrupted" in view.banner.text()
+    assert not view.empty.isVisibleTo(view)
+
+
+def test_search_filters_by_text_after_a_pause(qtbot, view, store, files):
+    _finished(store, files["report.pdf"], 1, {1: "Annual Report 2024"})
+    _finished(store, files["receipt.png"], 1, {1: "coffee and cake"})
+    load(qtbot, view)
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.search.setText("COFFEE")
+    assert [r[0] for r in rows(view)] == ["receipt.png"]
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.search.setText("nothing like this")
+    assert rows(view) == [] and view.empty.text() == "No documents match."
+
+
+def test_open_emits_the_pages_and_fills_a_result_view(qtbot, view, store, files):
+    r = _finished(store, files["report.pdf"], 2, {1: "first page text", 2: "second page text"})
+    load(qtbot, view)
+    assert view.select(r)
+    assert view.open_button.isEnabled() and not view.resume_button.isEnabled()
+    with qtbot.waitSignal(view.openRequested, timeout=WAIT_MS) as sig:
+        view.open_button.click()
+    doc, pages = sig.args
+    assert doc.id == r and [(p.page, p.text, p.job_id) for p in pages] == [(1, "first page text", -r), (2, "second page text", -r)]
+    results = ResultView()
+    qtbot.addWidget(results)
+    show_pages(results, pages)
+    assert [s.text for s in results.sections] == ["first page text", "second page text"]
+    assert "first page text" in results.toPlainText() and "page 2 of 2" in results.toPlainText()
+
+
+def test_resume_an_interrupted_document_asks_for_only_the_missing_pages(qtbot, view, store, files):
+    r = _interrupted(store, files["scan.pdf"], 8, 3)
+    load(qtbot, view)
+    view.select(r)
+    assert view.resume_button.isEnabled()
+    with qtbot.waitSignal(view.resumeRequested, timeout=WAIT_MS) as sig:
+        view.resume_button.click()
+    plan = sig.args[0]
+    assert (plan.history_id, plan.path, plan.pages) == (r, files["scan.pdf"], frozenset(range(4, 9)))
+
+
+def test_resume_of_a_changed_file_is_a_one_line_message(qtbot, view, store, files):
+    r = _interrupted(store, files["scan.pdf"], 4, 1)
+    load(qtbot, view)
+    view.select(r)
+    with open(files["scan.pdf"], "ab") as f:
+        f.write(b"changed")
+    messages = []
+    view.message.connect(messages.append)
+    view.resumeRequested.connect(lambda plan: messages.append("resumed anyway"))
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.resume_button.click()
+    assert messages == ["scan.pdf: the file changed since it was read; OCR it again from the start"]
+
+
+def test_delete_one_and_clear_all_after_confirmation(qtbot, view, store, files):
+    a = _finished(store, files["report.pdf"], 1, {1: "a"})
+    _finished(store, files["receipt.png"], 1, {1: "b"})
+    load(qtbot, view)
+    view.select(a)
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.delete_button.click()
+    assert [r[0] for r in rows(view)] == ["receipt.png"]
+    assert [d.name for d in store.documents()] == ["receipt.png"]
+
+    view.clear_button.click()  # asks first; Cancel keeps everything
+    box = view.findChild(QMessageBox, "historyClearConfirm")
+    assert box is not None and box.isVisible()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    QApplication.processEvents()
+    assert len(store.documents()) == 1
+
+    view.clear_button.click()
+    box = view.findChild(QMessageBox, "historyClearConfirm")
+    delete = next(b for b in box.buttons() if b.text() == "Delete All")
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        delete.click()
+    assert store.documents() == [] and rows(view) == [] and view.empty.isVisibleTo(view)
+    assert not view.clear_button.isEnabled()
+
+
+def test_a_running_document_cannot_be_deleted(qtbot, view, store, files):
+    running = store.start_document(files["scan.pdf"], 3, "tiny")
+    load(qtbot, view)
+    view.select(running)
+    assert rows(view) == [("scan.pdf", "Reading · 0 of 3 pages")]
+    assert not view.delete_button.isEnabled() and not view.resume_button.isEnabled()
+    store.finish_document(running, "done")
+
+
+def test_unreadable_history_is_a_message_not_a_crash(qtbot, tmp_path):
+    bad = tmp_path / "h.sqlite3"
+    import sqlite3
+
+    db = sqlite3.connect(bad)
+    db.execute("PRAGMA user_version = 999")
+    db.commit()
+    db.close()
+    store = HistoryStore(bad)
+    view = HistoryView(store)
+    qtbot.addWidget(view)
+    messages = []
+    view.message.connect(messages.append)
+    load(qtbot, view)
+    assert rows(view) == [] and len(messages) == 1 and "newer OCR Tray" in messages[0]
+    store.close()
+
+
+def test_status_words():
+    from engine.history import HistoryDocument
+
+    def doc(status, done, pages):
+        return HistoryDocument(1, "/a.pdf", "a.pdf", pages, "m", status, None, 0.0, None, tuple(range(1, done + 1)))
+
+    assert status_text(doc("done", 1, 1)) == "Done · 1 page"
+    assert status_text(doc("incomplete", 2, 3)) == "Incomplete · 2 of 3 pages"
+    assert status_text(doc("failed", 0, 3)) == "Failed"
+
+
+def test_many_refreshes_on_pool_threads_keep_the_connections_few(qtbot, view, store, files):
+    from engine.history import POOL_SIZE
+
+    _finished(store, files["report.pdf"], 1, {1: "a"})
+    for _ in range(30):
+        load(qtbot, view)
+    assert store.opened <= POOL_SIZE

@@ -1,0 +1,576 @@
+"""The settings panel: built from the settings table, writes at once, survives a restart, manages model files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QObject, QSettings, Qt, Signal  # noqa: E402
+from PySide6.QtWidgets import (  # noqa: E402
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QWidget,
+)
+
+import engine.settings as settings_module  # noqa: E402
+from desktop.status_text import size  # noqa: E402
+from desktop.views import model_list as model_list_module  # noqa: E402
+from desktop.views import settings_panel as panel_module  # noqa: E402
+from desktop.views.model_list import SCALE, STATUS  # noqa: E402
+from desktop.views.settings_panel import SettingsPanel, choice_name, object_name, tab_name  # noqa: E402
+from engine.downloads import DownloadProgress  # noqa: E402
+from engine.presets import CUSTOM_ID, PRESETS, preset  # noqa: E402
+from engine.settings import SETTINGS, Setting, Settings  # noqa: E402
+from tests.engine.hub_server import hub  # noqa: E402,F401  (the loopback hub fixture)
+
+GLM = preset("glm-ocr")
+PADDLE = preset("paddleocr-vl")
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+# ------------------------------------------------------------------ fixtures and helpers
+@pytest.fixture
+def ini(tmp_path) -> str:
+    return str(tmp_path / "settings" / "OCR Tray.ini")
+
+
+def open_settings(path: str) -> Settings:
+    """A Settings over the QSettings file ``path`` (a fresh QSettings object each time, as after a restart)."""
+    return Settings(QSettings(path, QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def hf_cache(tmp_path, monkeypatch) -> Path:
+    """An empty Hugging Face hub cache for this test (huggingface_hub reads HF_HUB_CACHE at import)."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf" / "hub"
+    cache.mkdir(parents=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+def cache_snapshot(cache: Path, repo_id: str, weights: int = 4096) -> Path:
+    """A complete cached snapshot in huggingface_hub's layout: blobs/, snapshots/<sha>/ links, refs/main."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / SHA
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(SHA)
+    for name, data in (("config.json", b'{"model_type": "glm_ocr"}'), ("model.safetensors", b"\0" * weights), ("tokenizer.json", b"{}")):
+        blob = repo / "blobs" / f"{name}.blob"
+        blob.write_bytes(data)
+        (snapshot / name).symlink_to(os.path.relpath(blob, snapshot))
+    return repo
+
+
+class FakeDownloader(QObject):
+    """The signals and methods of engine.downloads.Downloader; the test plays the network."""
+
+    progress = Signal(object)
+    finished = Signal(str, object)
+    failed = Signal(str, str)
+    cancelled = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[str] = []
+        self.cancels = 0
+        self.active: str | None = None
+
+    def start(self, source: str) -> bool:
+        if self.active is not None:
+            return self.active == source
+        self.started.append(source)
+        self.active = source
+        return True
+
+    def cancel(self) -> None:
+        self.cancels += 1
+
+
+def settle(qtbot, panel: SettingsPanel) -> None:
+    """Wait until the cache states are read (off the GUI thread)."""
+    qtbot.waitUntil(lambda: not panel.model_list.busy(), timeout=10_000)
+
+
+@pytest.fixture
+def make_panel(qtbot, ini, hf_cache):
+    def make(settings: Settings | None = None, downloader=None) -> SettingsPanel:
+        panel = SettingsPanel(settings or open_settings(ini), downloader=downloader or FakeDownloader())
+        qtbot.addWidget(panel)
+        panel.show()
+        settle(qtbot, panel)
+        return panel
+
+    return make
+
+
+def control(panel: SettingsPanel, key: str) -> QObject:
+    found = panel.findChild(QObject, object_name(key))
+    assert found is not None, f"no control named {object_name(key)} for {key}"
+    return found
+
+
+def row_of(panel: SettingsPanel, preset_id: str):
+    table = panel.model_list.table
+    for i in range(table.topLevelItemCount()):
+        item = table.topLevelItem(i)
+        if item.text(0) == preset(preset_id).label:
+            return item
+    raise AssertionError(f"no row for {preset_id}")
+
+
+def select(panel: SettingsPanel, preset_id: str) -> None:
+    panel.model_list.table.setCurrentItem(row_of(panel, preset_id))
+
+
+# ------------------------------------------------------------------ built from the table
+def test_every_setting_has_a_control_built_from_the_table(make_panel):
+    panel = make_panel()
+    assert panel.windowTitle() == "OCR Tray Settings"
+    tabs = [panel.tabs.tabText(i) for i in range(panel.tabs.count())]
+    assert tabs == ["General", "Model", "OCR", "History"]
+    assert panel.minimumSize() == panel.maximumSize(), "the window has one fixed size"
+    for setting in SETTINGS:
+        widget = control(panel, setting.key)
+        page = panel.tabs.widget(tabs.index(tab_name(setting.key)))
+        if setting.type is bool:
+            assert isinstance(widget, QCheckBox) and widget.text() == setting.label
+            assert widget.isChecked() == setting.default
+        elif setting.type is int:
+            assert isinstance(widget, QSpinBox)
+            assert (widget.minimum(), widget.maximum()) == (setting.minimum, setting.maximum), setting.key
+            assert widget.value() == setting.default and widget.suffix() == setting.suffix
+        elif setting.choices and len(setting.choices) <= panel_module.RADIO_LIMIT:
+            buttons = widget.buttons()  # the QButtonGroup
+            assert [b.objectName() for b in buttons] == [choice_name(c) for c in setting.choices]
+            assert [b.property("choice") for b in buttons if b.isChecked()] == [setting.default]
+            widget = buttons[0]
+        elif setting.choices:
+            assert isinstance(widget, QComboBox)
+            assert [widget.itemData(i) for i in range(widget.count()) if widget.itemData(i)] == list(setting.choices)
+            assert widget.currentData() == setting.default
+        else:
+            assert isinstance(widget, QLineEdit) and widget.text() == setting.default
+        assert page.isAncestorOf(widget), f"{setting.key} is not on the {tab_name(setting.key)} tab"
+        if setting.help and not setting.choices:
+            assert setting.help.lower()[:20] in widget.toolTip().lower(), setting.key
+        if not (setting.choices and len(setting.choices) <= panel_module.RADIO_LIMIT):
+            assert widget.accessibleName() == setting.label
+        if setting.type is not bool and setting.key not in panel_module.SHORT_LABELS | panel_module.INLINE.keys():
+            label = panel.findChild(QLabel, f"{object_name(setting.key)}Label")
+            assert label is not None and label.text().rstrip(":") == setting.label
+
+
+def test_required_object_names_and_the_naming_rule(make_panel):
+    panel = make_panel()
+    assert object_name("ocr/max_tokens") == "ocr_max_tokens"
+    assert object_name("history/keep") == "history_keep"
+    for name, kind in [("modeKeepResident", QRadioButton), ("modeAutoRelease", QRadioButton),
+                       ("modeIdleTimeout", QRadioButton), ("idleTimeoutMinutes", QSpinBox),
+                       ("modelPreset", QComboBox), ("chooseModelFolder", QPushButton),
+                       ("downloadModel", QPushButton), ("deleteModel", QPushButton),
+                       ("cancelDownload", QPushButton), ("downloadProgress", QWidget), ("modelList", QWidget),
+                       ("ocr_max_tokens", QSpinBox), ("ocr_pdf_dpi", QSpinBox), ("ocr_max_image_side", QSpinBox),
+                       ("ocr_use_text_layer", QCheckBox), ("ui_auto_copy", QCheckBox), ("ui_notify", QCheckBox),
+                       ("memory_check_fit", QCheckBox), ("history_keep", QSpinBox),
+                       ("model_custom_source", QLineEdit), ("model_custom_prompt", QLineEdit)]:
+        assert isinstance(panel.findChild(kind, name), kind), name
+    # the explained zero values
+    assert control(panel, "ocr/max_image_side").specialValueText() == "Model's limit"
+    assert control(panel, "history/keep").specialValueText() == "All"
+
+
+def test_a_row_added_to_the_table_appears_in_the_panel(make_panel, monkeypatch):
+    extra = (Setting("ocr/extra_passes", int, 2, "Extra passes", 0, 9, help="read each page again", suffix=" x"),
+             Setting("network/proxy", str, "", "Proxy"))
+    monkeypatch.setattr(panel_module, "SETTINGS", SETTINGS + extra)
+    for s in extra:
+        monkeypatch.setitem(settings_module.BY_KEY, s.key, s)
+    panel = make_panel()
+    spin = control(panel, "ocr/extra_passes")
+    assert isinstance(spin, QSpinBox) and (spin.minimum(), spin.maximum(), spin.value()) == (0, 9, 2)
+    assert "read each page again" in spin.toolTip().lower()
+    ocr_page = panel.tabs.widget(["General", "Model", "OCR", "History"].index("OCR"))
+    assert ocr_page.isAncestorOf(spin)
+    assert panel.tabs.tabText(panel.tabs.count() - 1) == "Network"  # an unknown prefix gets a tab of its own
+    spin.setValue(7)
+    assert panel.settings.get("ocr/extra_passes") == 7
+
+
+# ------------------------------------------------------------------ memory mode
+def test_memory_mode_radios_write_at_once_and_emit_changed(make_panel, qtbot):
+    panel = make_panel()
+    settings = panel.settings
+    idle = panel.findChild(QSpinBox, "idleTimeoutMinutes")
+    assert settings.get("memory/mode") == "idle-timeout" and idle.isEnabled()
+
+    with qtbot.waitSignal(settings.changed, timeout=1000) as blocker:
+        qtbot.mouseClick(panel.findChild(QRadioButton, "modeAutoRelease"), Qt.MouseButton.LeftButton)
+    assert blocker.args == ["memory/mode", "auto-release"]
+    assert settings.store.value("memory/mode") == "auto-release"
+    assert not idle.isEnabled()
+
+    with qtbot.waitSignal(settings.changed, timeout=1000) as blocker:
+        qtbot.mouseClick(panel.findChild(QRadioButton, "modeKeepResident"), Qt.MouseButton.LeftButton)
+    assert blocker.args == ["memory/mode", "keep-resident"]
+    assert not idle.isEnabled()
+
+    with qtbot.waitSignal(settings.changed, timeout=1000) as blocker:
+        qtbot.mouseClick(panel.findChild(QRadioButton, "modeIdleTimeout"), Qt.MouseButton.LeftButton)
+    assert blocker.args == ["memory/mode", "idle-timeout"]
+    assert idle.isEnabled()
+    assert settings.mode()[0].value == "idle-timeout"
+
+
+def test_idle_minutes_bounds_and_enabled_only_for_idle_timeout(make_panel, qtbot):
+    panel = make_panel()
+    idle = panel.findChild(QSpinBox, "idleTimeoutMinutes")
+    assert (idle.minimum(), idle.maximum(), idle.value()) == (1, 240, 5)
+    seen = []
+    panel.settings.changed.connect(lambda key, value: seen.append((key, value)))
+    idle.setValue(500)
+    assert idle.value() == 240 and panel.settings.get("memory/idle_minutes") == 240
+    idle.setValue(0)
+    assert idle.value() == 1 and panel.settings.get("memory/idle_minutes") == 1
+    assert seen == [("memory/idle_minutes", 240), ("memory/idle_minutes", 1)]
+    assert panel.settings.mode()[1] == 60.0
+
+    panel.settings.set("memory/mode", "keep-resident")  # changed elsewhere (e.g. the CLI or another window)
+    assert not idle.isEnabled()
+    assert panel.findChild(QRadioButton, "modeKeepResident").isChecked()
+
+
+def test_typed_numbers_write_when_editing_ends_not_at_every_digit(make_panel, qtbot):
+    panel = make_panel()
+    tokens = control(panel, "ocr/max_tokens")
+    seen = []
+    panel.settings.changed.connect(lambda key, value: seen.append((key, value)))
+    tokens.setFocus()
+    tokens.selectAll()
+    qtbot.keyClicks(tokens, "2048")
+    assert seen == []  # no writes of 2, 20, 204
+    qtbot.keyClick(tokens, Qt.Key.Key_Return)
+    assert seen == [("ocr/max_tokens", 2048)]
+
+
+# ------------------------------------------------------------------ model choice
+def test_model_preset_combo_shows_labels_and_custom_enables_its_fields(make_panel, qtbot):
+    panel = make_panel()
+    combo = panel.findChild(QComboBox, "modelPreset")
+    labels = [combo.itemText(i) for i in range(combo.count()) if combo.itemData(i)]
+    assert labels == [p.label for p in PRESETS] + ["Custom model"]
+    source, prompt = control(panel, "model/custom_source"), control(panel, "model/custom_prompt")
+    choose = panel.findChild(QPushButton, "chooseModelFolder")
+    assert not source.isEnabled() and not prompt.isEnabled() and not choose.isEnabled()
+
+    combo.setFocus()
+    with qtbot.waitSignal(panel.settings.changed, timeout=1000) as blocker:
+        qtbot.keyClick(combo, Qt.Key.Key_End)  # keyboard choice of the last item, as a person would
+    assert blocker.args == ["model/preset", CUSTOM_ID]
+    assert source.isEnabled() and prompt.isEnabled() and choose.isEnabled()
+
+    source.setFocus()
+    qtbot.keyClicks(source, "my-org/my-ocr")
+    qtbot.keyClick(source, Qt.Key.Key_Return)
+    assert panel.settings.get("model/custom_source") == "my-org/my-ocr"
+    assert panel.settings.model_spec().source == "my-org/my-ocr"
+
+    with qtbot.waitSignal(panel.settings.changed, timeout=1000) as blocker:
+        qtbot.keyClick(combo, Qt.Key.Key_Home)
+    assert blocker.args == ["model/preset", PRESETS[0].id]
+    assert not source.isEnabled()
+    assert row_of(panel, PRESETS[0].id).font(0).bold()  # the model list marks the chosen preset
+
+
+def test_choose_folder_dialog_does_not_block_and_writes_the_folder(make_panel, qtbot, tmp_path):
+    settings_ini = tmp_path / "s.ini"
+    settings = open_settings(str(settings_ini))
+    settings.set("model/preset", CUSTOM_ID)
+    panel = make_panel(settings)
+    panel.show()
+    folder = tmp_path / "My Model"
+    folder.mkdir()
+    qtbot.mouseClick(panel.findChild(QPushButton, "chooseModelFolder"), Qt.MouseButton.LeftButton)
+    dialog = panel.findChild(QFileDialog, "modelFolderDialog")  # we got here: the click did not block
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.fileMode() == QFileDialog.FileMode.Directory
+    with qtbot.waitSignal(settings.changed, timeout=2000) as blocker:
+        dialog.fileSelected.emit(str(folder))
+        dialog.reject()
+    assert blocker.args == ["model/custom_source", str(folder)]
+    assert control(panel, "model/custom_source").text() == str(folder)
+    qtbot.waitUntil(lambda: panel.findChild(QFileDialog, "modelFolderDialog") is None, timeout=2000)
+
+
+def test_text_typed_but_not_confirmed_is_kept_when_the_window_closes(make_panel, qtbot, ini):
+    settings = open_settings(ini)
+    settings.set("model/preset", CUSTOM_ID)
+    panel = make_panel(settings)
+    panel.show()
+    prompt = control(panel, "model/custom_prompt")
+    prompt.setFocus()
+    prompt.selectAll()
+    qtbot.keyClicks(prompt, "Read the page:")
+    assert settings.get("model/custom_prompt") != "Read the page:"
+    with qtbot.waitSignal(panel.closed, timeout=1000):
+        panel.close()
+    assert open_settings(ini).get("model/custom_prompt") == "Read the page:"
+
+
+# ------------------------------------------------------------------ persistence and bad values
+def test_choices_survive_re_creating_the_panel_with_the_same_file(make_panel, qtbot, ini):
+    panel = make_panel(open_settings(ini))
+    qtbot.mouseClick(panel.findChild(QRadioButton, "modeAutoRelease"), Qt.MouseButton.LeftButton)
+    control(panel, "ocr/max_tokens").setValue(333)
+    control(panel, "ocr/pdf_dpi").setValue(200)
+    control(panel, "ocr/max_image_side").setValue(1200)
+    control(panel, "history/keep").setValue(50)
+    control(panel, "ui/auto_copy").click()
+    control(panel, "ocr/use_text_layer").click()
+    control(panel, "memory/check_fit").click()
+    combo = panel.findChild(QComboBox, "modelPreset")
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    chosen = combo.currentData()
+    assert chosen == PRESETS[1].id
+    panel.close()
+
+    again = make_panel(open_settings(ini))
+    assert again.findChild(QRadioButton, "modeAutoRelease").isChecked()
+    assert not again.findChild(QSpinBox, "idleTimeoutMinutes").isEnabled()
+    assert control(again, "ocr/max_tokens").value() == 333
+    assert control(again, "ocr/pdf_dpi").value() == 200
+    assert control(again, "ocr/max_image_side").value() == 1200
+    assert control(again, "history/keep").value() == 50
+    assert control(again, "ui/auto_copy").isChecked()
+    assert not control(again, "ocr/use_text_layer").isChecked()
+    assert not control(again, "memory/check_fit").isChecked()
+    assert again.findChild(QComboBox, "modelPreset").currentData() == chosen
+    assert again.settings.ocr_options().text_layer == "off"
+
+
+def test_invalid_stored_values_show_the_defaults(make_panel, ini, caplog):
+    store = QSettings(ini, QSettings.Format.IniFormat)
+    garbage = {"memory/mode": "sometimes", "memory/idle_minutes": "999", "ocr/max_tokens": "lots",
+               "ocr/pdf_dpi": "-3", "ocr/use_text_layer": "maybe", "model/preset": "no-such-model",
+               "history/keep": "[1, 2]"}
+    for key, value in garbage.items():
+        store.setValue(key, value)
+    store.sync()
+    with caplog.at_level(logging.WARNING, logger="engine.settings"):
+        panel = make_panel(open_settings(ini))
+    defaults = {s.key: s.default for s in SETTINGS}
+    assert panel.findChild(QRadioButton, "modeIdleTimeout").isChecked()
+    assert panel.findChild(QSpinBox, "idleTimeoutMinutes").value() == defaults["memory/idle_minutes"]
+    assert control(panel, "ocr/max_tokens").value() == defaults["ocr/max_tokens"]
+    assert control(panel, "ocr/pdf_dpi").value() == defaults["ocr/pdf_dpi"]
+    assert control(panel, "ocr/use_text_layer").isChecked() == defaults["ocr/use_text_layer"]
+    assert control(panel, "history/keep").value() == defaults["history/keep"]
+    assert panel.findChild(QComboBox, "modelPreset").currentData() == defaults["model/preset"]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    for key in garbage:
+        assert f"setting {key} has an invalid stored value" in logged, key
+    # showing a default is not a change: nothing was written over the stored value
+    assert QSettings(ini, QSettings.Format.IniFormat).value("ocr/max_tokens") == "lots"
+
+
+def test_opening_and_closing_the_panel_changes_nothing(make_panel, ini):
+    settings = open_settings(ini)
+    seen = []
+    settings.changed.connect(lambda key, value: seen.append(key))
+    panel = make_panel(settings)
+    panel.show_tab("OCR")
+    panel.close()
+    assert seen == []
+    assert QSettings(ini, QSettings.Format.IniFormat).allKeys() == []  # defaults are not written out
+
+
+def test_a_change_made_elsewhere_shows_in_the_panel_without_echo(make_panel):
+    panel = make_panel()
+    seen = []
+    panel.settings.changed.connect(lambda key, value: seen.append(key))
+    panel.settings.set("ui/auto_copy", True)  # e.g. the main window's "Copy when done"
+    assert control(panel, "ui/auto_copy").isChecked()
+    panel.settings.set("ocr/pdf_dpi", 300)
+    assert control(panel, "ocr/pdf_dpi").value() == 300
+    assert seen == ["ui/auto_copy", "ocr/pdf_dpi"]  # the panel did not write them back
+
+
+# ------------------------------------------------------------------ model list
+def test_model_list_shows_presets_with_licence_languages_and_download_state(make_panel, hf_cache, qtbot,
+                                                                             monkeypatch):
+    cache_snapshot(hf_cache, GLM.repo_id, weights=3_000_000)
+    threads = []
+    real = model_list_module._cache_state
+    monkeypatch.setattr(model_list_module, "_cache_state",
+                        lambda repo_id: (threads.append(threading.current_thread()), real(repo_id))[1])
+    panel = make_panel()
+    table = panel.model_list.table
+    assert table.objectName() == "modelList"
+    assert table.topLevelItemCount() == len(PRESETS)
+    assert threads and threading.main_thread() not in threads  # the cache is read off the GUI thread
+    for p in PRESETS:
+        row = row_of(panel, p.id)
+        assert (row.text(3), row.text(4)) == (p.licence, p.languages)
+        if p is GLM:
+            assert row.text(STATUS) == "Downloaded"
+            assert row.text(1) == "3.0 MB"  # size on disk
+        else:
+            assert row.text(STATUS) == "Not downloaded"
+            assert row.text(1).startswith("≈ ")  # the approximate download size
+    select(panel, GLM.id)
+    assert panel.findChild(QPushButton, "deleteModel").isEnabled()
+    assert not panel.findChild(QPushButton, "downloadModel").isEnabled()
+    select(panel, PADDLE.id)
+    assert panel.findChild(QPushButton, "downloadModel").isEnabled()
+    assert not panel.findChild(QPushButton, "deleteModel").isEnabled()
+
+
+def test_the_list_looks_again_when_it_comes_back_into_view(make_panel, hf_cache, qtbot):
+    panel = make_panel()
+    panel.show_tab("Model")
+    assert row_of(panel, GLM.id).text(STATUS) == "Not downloaded"
+    panel.hide()
+    cache_snapshot(hf_cache, GLM.repo_id)  # fetched meanwhile (the CLI, or the first-run download)
+    panel.show_tab("Model")
+    qtbot.waitUntil(lambda: row_of(panel, GLM.id).text(STATUS) == "Downloaded", timeout=10_000)
+
+
+def test_delete_asks_first_then_removes_the_model_from_the_cache(make_panel, hf_cache, qtbot):
+    folder = cache_snapshot(hf_cache, GLM.repo_id)
+    panel = make_panel()
+    panel.show_tab("Model")
+    select(panel, GLM.id)
+    delete = panel.findChild(QPushButton, "deleteModel")
+
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
+    box = panel.findChild(QMessageBox, "deleteConfirm")  # non-blocking: the click returned
+    assert box is not None and box.isVisible() and GLM.label in box.text()
+    assert not delete.isEnabled()
+    qtbot.mouseClick(box.findChild(QPushButton, "keepModel"), Qt.MouseButton.LeftButton)
+    settle(qtbot, panel)
+    assert folder.exists() and row_of(panel, GLM.id).text(STATUS) == "Downloaded"
+
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
+    box = panel.findChild(QMessageBox, "deleteConfirm")
+    qtbot.mouseClick(box.findChild(QPushButton, "confirmDelete"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row_of(panel, GLM.id).text(STATUS) == "Not downloaded", timeout=10_000)
+    assert not folder.exists()
+    assert "deleted" in panel.findChild(QLabel, "downloadStatus").text()
+    assert panel.findChild(QPushButton, "downloadModel").isEnabled()
+
+
+def test_download_progress_cancel_and_finish_with_an_injected_downloader(make_panel, hf_cache, qtbot):
+    fake = FakeDownloader()
+    panel = make_panel(downloader=fake)
+    panel.show_tab("Model")
+    select(panel, PADDLE.id)
+    bar = panel.findChild(QWidget, "downloadProgress")
+    cancel = panel.findChild(QPushButton, "cancelDownload")
+    download = panel.findChild(QPushButton, "downloadModel")
+    status = panel.findChild(QLabel, "downloadStatus")
+    assert not bar.isVisible() and not cancel.isVisible()
+
+    qtbot.mouseClick(download, Qt.MouseButton.LeftButton)
+    assert fake.started == [PADDLE.repo_id]
+    assert bar.isVisible() and cancel.isVisible() and cancel.isEnabled() and not download.isEnabled()
+    fake.progress.emit(DownloadProgress(PADDLE.repo_id, 2_000_000, 500_000, 250_000.0, 6.0))
+    assert (bar.minimum(), bar.maximum(), bar.value()) == (0, SCALE, SCALE // 4)
+    assert f"{size(500_000)} of {size(2_000_000)} · {size(250_000)}/s · 0:06 left" in status.text()
+    assert row_of(panel, PADDLE.id).text(STATUS) == "Downloading 25%"
+
+    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+    assert fake.cancels == 1
+    fake.active = None
+    fake.cancelled.emit(PADDLE.repo_id)
+    settle(qtbot, panel)
+    assert "cancelled" in status.text() and not bar.isVisible() and not cancel.isVisible()
+    assert row_of(panel, PADDLE.id).text(STATUS) == "Not downloaded"
+
+    qtbot.mouseClick(download, Qt.MouseButton.LeftButton)
+    fake.progress.emit(DownloadProgress(PADDLE.repo_id, 2_000_000, 1_500_000, 250_000.0, 2.0))
+    assert bar.value() == 3 * SCALE // 4
+    cache_snapshot(hf_cache, PADDLE.repo_id)  # what the real downloader would have left
+    fake.active = None
+    fake.finished.emit(PADDLE.repo_id, hf_cache)
+    qtbot.waitUntil(lambda: row_of(panel, PADDLE.id).text(STATUS) == "Downloaded", timeout=10_000)
+    assert bar.value() == SCALE and "is downloaded" in status.text()
+    assert not cancel.isVisible() and not download.isEnabled()
+
+
+def test_a_download_started_elsewhere_on_the_shared_downloader_shows_here(make_panel):
+    fake = FakeDownloader()
+    fake.start(GLM.repo_id)  # the app's "download the model?" flow started it before the window opened
+    panel = make_panel(downloader=fake)
+    assert panel.model_list.downloading == GLM.repo_id
+    select(panel, PADDLE.id)
+    assert not panel.findChild(QPushButton, "downloadModel").isEnabled()  # one download at a time
+    fake.progress.emit(DownloadProgress(GLM.repo_id, 1000, 100, 0.0, None))
+    assert panel.findChild(QWidget, "downloadProgress").value() == SCALE // 10
+    fake.active = None
+    fake.failed.emit(GLM.repo_id, "the hub cannot be reached")
+    assert "download failed — the hub cannot be reached" in panel.findChild(QLabel, "downloadStatus").text()
+    assert panel.findChild(QPushButton, "downloadModel").isEnabled()
+
+
+def test_download_from_the_loopback_hub_moves_the_bar_and_finishes(qtbot, hub, ini, tmp_path):  # noqa: F811
+    from engine.downloads import Downloader
+
+    weights = bytes(range(256)) * 2048  # 512 KB, sent in 16 KB chunks
+    hub.add_repo(PADDLE.repo_id, {"config.json": b'{"model_type": "paddleocr_vl"}', "model.safetensors": weights, "tokenizer.json": b"{}"})
+    hub.chunk_delay_s = 0.01
+    downloader = Downloader()
+    panel = SettingsPanel(open_settings(ini), downloader=downloader)
+    qtbot.addWidget(panel)
+    settle(qtbot, panel)
+    panel.show_tab("Model")
+    select(panel, PADDLE.id)
+    assert row_of(panel, PADDLE.id).text(STATUS) == "Not downloaded"
+    bar = panel.findChild(QWidget, "downloadProgress")
+    values = []
+    downloader.progress.connect(lambda p: values.append(bar.value()))
+    with qtbot.waitSignal(downloader.finished, timeout=60_000):
+        qtbot.mouseClick(panel.findChild(QPushButton, "downloadModel"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row_of(panel, PADDLE.id).text(STATUS) == "Downloaded", timeout=10_000)
+    assert any(0 < v < SCALE for v in values), f"the bar never showed partial progress: {values}"
+    assert bar.value() == SCALE
+    assert row_of(panel, PADDLE.id).text(1) == size(len(weights) + len(b'{"model_type": "paddleocr_vl"}'))
+    assert (hub.cache_dir / ("models--" + PADDLE.repo_id.replace("/", "--"))).is_dir()
+    downloader.shutdown()
+
+
+# ------------------------------------------------------------------ layout
+def test_layout_nothing_truncated_or_outside_the_window(make_panel, qtbot):
+    panel = make_panel()
+    panel.show()
+    qtbot.waitExposed(panel)
+    for i in range(panel.tabs.count()):
+        panel.tabs.setCurrentIndex(i)
+        page = panel.tabs.widget(i)
+        page.layout().activate()
+        for widget in page.findChildren(QWidget):
+            if not widget.isVisibleTo(page) or widget.parent() is None or isinstance(widget, QFileDialog):
+                continue
+            rect = widget.rect().translated(widget.mapTo(page, widget.rect().topLeft()))
+            if widget.width() > 0 and widget.height() > 0 and widget.window() is panel:
+                assert page.rect().contains(rect), f"{widget.objectName() or widget} sticks out of {panel.tabs.tabText(i)}"
+            if isinstance(widget, (QLabel, QCheckBox, QRadioButton, QPushButton)) and widget.text():
+                if isinstance(widget, QLabel) and widget.wordWrap():
+                    continue
+                assert widget.width() >= widget.minimumSizeHint().width(), f"{widget.text()!r} is cut off"
