@@ -1,0 +1,375 @@
+"""What every figure script shares: the run context, the bench model cache, subprocesses,
+statistics, the machine description and the result record.
+
+Each figure is measured against a baseline in the same run (these machines are shared
+and noisy), so results are ratios and differences, and timings are interleaved medians.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "bench" / "results"  # ignored by git; `--report` writes docs/bench instead
+REPORT_OUT = ROOT / "docs" / "bench"
+MB = 1e6
+
+
+# ------------------------------------------------------------------ environment
+def private_env(home: Path) -> dict[str, str]:
+    """A child environment that never touches the user's settings, caches or the network."""
+    env = dict(os.environ)
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        env[var] = str(home / var.lower())
+    env["HF_HOME"] = str(home / "hf")
+    env["HF_HUB_OFFLINE"] = "1"
+    env["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.pop("OCR_TRAY_EXIT_WHEN_READY", None)
+    return env
+
+
+@dataclass
+class Context:
+    """One benchmark run: quick or full, where results go, and a private temp folder."""
+
+    quick: bool = False
+    out: Path = DEFAULT_OUT
+    model_dir: Path | None = None  # a model folder to use instead of building the random bench model
+    tmp: Path = field(default_factory=lambda: _private_tmp())
+    python: str = sys.executable
+    _models: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # measurements shared between figures of one run
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.env = private_env(self.tmp / "home")
+
+    def model(self, size: str = "bench", family: str = "qwen2_vl") -> Path:
+        """The random-weight model of this size, built once per run and reused by every figure."""
+        key = (family, size)
+        if self.model_dir is not None and size == "bench":
+            return Path(self.model_dir)
+        if key not in self._models:
+            t0 = time.perf_counter()
+            out = self.tmp / f"model-{family}-{size}"
+            # in a child process: the runner stays small (its children inherit nothing from it)
+            subprocess.run([self.python, "-m", "engine.tiny_model", str(out), "--family", family, "--size", size],
+                           check=True, capture_output=True, env=self.env, cwd=ROOT, timeout=600)
+            self._models[key] = out
+            log(f"built the {size} {family} model in {time.perf_counter() - t0:.1f} s")
+        return self._models[key]
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+    def run_module(self, module: str, *args: str, timeout: float = 900, env: dict | None = None) -> dict:
+        """Run ``python -m module args`` in a fresh process; return the JSON object on its last stdout line."""
+        cmd = [self.python, "-m", module, *map(str, args)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or self.env, cwd=ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[2:])} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"{' '.join(cmd[2:])} printed no JSON: {proc.stdout[-500:]} {proc.stderr[-1500:]}")
+        return json.loads(lines[-1])
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _private_tmp() -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
+    os.chmod(tmp, 0o700)
+    return tmp
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ the result
+@dataclass
+class Result:
+    """One figure's outcome, as the report table shows it.
+
+    ``meets``: the target is met (None for report-only figures or a skip).
+    ``passes_check``: within the target plus the script's noise margin (what ``--check`` enforces).
+    """
+
+    number: int
+    title: str
+    target: str
+    baseline_label: str
+    baseline: str
+    ours: str
+    meets: bool | None
+    passes_check: bool | None
+    margin: str = ""
+    note: str = ""
+    skipped: str = ""  # the reason, when the figure could not be measured here
+    plots: list[str] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    quick: bool = False
+    values: dict = field(default_factory=dict)  # the key numbers, machine-readable
+
+    @classmethod
+    def skip(cls, number: int, title: str, target: str, baseline_label: str, reason: str) -> "Result":
+        return cls(number, title, target, baseline_label, "—", "—", None, None, skipped=reason)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def verdict(self) -> str:
+        if self.skipped:
+            return "skipped"
+        if self.meets is None:
+            return "report"
+        if self.meets:
+            return "meets"
+        return "misses (within noise margin)" if self.passes_check else "MISSES"
+
+
+def write_json(path: Path, data) -> Path:
+    path.write_text(json.dumps(data, indent=1, default=_jsonable) + "\n")
+    return path
+
+
+def _jsonable(x):
+    if isinstance(x, Path):
+        return str(x)
+    if hasattr(x, "item"):
+        return x.item()
+    raise TypeError(type(x).__name__)
+
+
+def write_csv(path: Path, header: list[str], rows) -> Path:
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for row in rows:
+            w.writerow([f"{v:.4g}" if isinstance(v, float) else v for v in row])
+    return path
+
+
+# ------------------------------------------------------------------ statistics
+def median(xs) -> float:
+    return statistics.median(xs)
+
+
+def percentile(xs, q: float) -> float:
+    """The q-th percentile (0–100), linear between closest ranks."""
+    s = sorted(xs)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def slope(ys) -> float:
+    """Least-squares slope of ys against 0, 1, 2, … (per step)."""
+    n = len(ys)
+    if n < 2:
+        return 0.0
+    mx = (n - 1) / 2
+    my = sum(ys) / n
+    num = sum((i - mx) * (y - my) for i, y in enumerate(ys))
+    den = sum((i - mx) ** 2 for i in range(n))
+    return num / den
+
+
+# ------------------------------------------------------------------ the machine
+def machine() -> dict:
+    """What the numbers were measured on (for the report, and so Mac users can send theirs)."""
+    import psutil
+
+    info = {
+        "os": f"{platform.system()} {platform.release()}",
+        "arch": platform.machine(),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "python": platform.python_version(),
+        "load_avg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "device": "Metal GPU" if sys.platform == "darwin" else "CPU (mlx[cpu])",
+    }
+    for mod in ("mlx", "mlx_vlm", "pymupdf", "PySide6"):
+        try:
+            from importlib.metadata import version
+
+            info[mod] = version({"mlx_vlm": "mlx-vlm", "PySide6": "PySide6-Essentials"}.get(mod, mod))
+        except Exception:
+            info[mod] = None
+    return info
+
+
+def machine_short(m: dict) -> str:
+    return f"{m['os'].split()[0]} {m['arch']}, {m['cores']} cores, {m['device']}"
+
+
+def _cpu_name() -> str:
+    try:
+        if sys.platform == "darwin":
+            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True).stdout.strip()
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except Exception:
+        pass
+    return platform.processor() or "unknown"
+
+
+# ------------------------------------------------------------------ process memory
+def rss_bytes() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak RSS so far.
+
+    Linux: ``VmHWM`` from /proc (per address space, so it starts afresh at exec; ``ru_maxrss``
+    would carry the parent's peak over a fork + exec). Elsewhere ``ru_maxrss`` (bytes on macOS).
+    """
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+class _RusageInfoV2(ctypes.Structure):
+    _fields_ = [
+        ("ri_uuid", ctypes.c_uint8 * 16),
+        ("ri_user_time", ctypes.c_uint64),
+        ("ri_system_time", ctypes.c_uint64),
+        ("ri_pkg_idle_wkups", ctypes.c_uint64),
+        ("ri_interrupt_wkups", ctypes.c_uint64),
+        ("ri_pageins", ctypes.c_uint64),
+        ("ri_wired_size", ctypes.c_uint64),
+        ("ri_resident_size", ctypes.c_uint64),
+        ("ri_phys_footprint", ctypes.c_uint64),
+        ("ri_proc_start_abstime", ctypes.c_uint64),
+        ("ri_proc_exit_abstime", ctypes.c_uint64),
+        ("ri_child_user_time", ctypes.c_uint64),
+        ("ri_child_system_time", ctypes.c_uint64),
+        ("ri_child_pkg_idle_wkups", ctypes.c_uint64),
+        ("ri_child_interrupt_wkups", ctypes.c_uint64),
+        ("ri_child_pageins", ctypes.c_uint64),
+        ("ri_child_elapsed_abstime", ctypes.c_uint64),
+        ("ri_diskio_bytesread", ctypes.c_uint64),
+        ("ri_diskio_byteswritten", ctypes.c_uint64),
+    ]
+
+
+_libproc = None
+
+
+def footprint_bytes() -> int | None:
+    """macOS's physical footprint (what Activity Monitor shows as Memory; Metal buffers included).
+
+    None off macOS: the footprint is a Mac measure.
+    """
+    global _libproc
+    if sys.platform != "darwin":
+        return None
+    try:
+        if _libproc is None:
+            _libproc = ctypes.CDLL("/usr/lib/libproc.dylib")
+        info = _RusageInfoV2()
+        if _libproc.proc_pid_rusage(os.getpid(), 2, ctypes.byref(info)) != 0:  # RUSAGE_INFO_V2
+            return None
+        return int(info.ri_phys_footprint)
+    except OSError:
+        return None
+
+
+def load_ok() -> tuple[bool, str]:
+    """Whether the machine is quiet enough for a committed full run (1-minute load below the core count)."""
+    if not hasattr(os, "getloadavg"):
+        return True, "load unknown"
+    one = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    return one < cores * 0.75, f"1-min load {one:.2f} on {cores} cores"
+
+
+def has_metal() -> bool:
+    return sys.platform == "darwin" and platform.machine() == "arm64"
+
+
+# ------------------------------------------------------------------ plots
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
+# ------------------------------------------------------------------ one figure alone
+def figure_main(module, argv=None) -> int:
+    """``python -m bench.figN_... [--quick] [--out DIR] [--check]``: run one figure and print its result."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog=f"python -m {module.__name__}", description=module.TITLE)
+    p.add_argument("--quick", action="store_true", help="a short run")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where raw samples and plots go (default {DEFAULT_OUT})")
+    p.add_argument("--check", action="store_true", help="exit non-zero when the figure misses by more than its margin")
+    p.add_argument("--model", type=Path, help="a model folder to use instead of the random bench model")
+    args = p.parse_args(argv)
+    ctx = Context(quick=args.quick, out=args.out, model_dir=args.model)
+    try:
+        result = run_figure(module, ctx)
+    finally:
+        ctx.cleanup()
+    print(json.dumps(result.as_dict(), indent=1, default=_jsonable))
+    return 1 if args.check and result.passes_check is False else 0
+
+
+def run_figure(module, ctx: Context) -> Result:
+    """Run one figure; an exception becomes a failed result (the check must see it)."""
+    import traceback
+
+    t0 = time.perf_counter()
+    try:
+        result = module.run(ctx)
+    except Exception as e:  # the machinery broke: report it, and fail --check
+        traceback.print_exc()
+        result = Result(module.NUMBER, module.TITLE, module.TARGET, module.BASELINE_LABEL, "—", "—", False, False,
+                        note=f"the benchmark failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
+    result.seconds = time.perf_counter() - t0
+    result.quick = ctx.quick
+    return result

@@ -1,0 +1,179 @@
+"""Figure 9: load time and time to first token, the engine beside bare mlx-vlm.
+
+Each measurement is a fresh process (a cold model load; the files are in the page cache
+for both sides alike), alternating engine and bare. Both import ``mlx`` and ``mlx_vlm``
+before the clock starts.
+
+- Engine: submit a 64×64 PNG to a fresh ``Engine`` (keep-resident). Load time = from the
+  ``loading`` state to ``jobStarted`` (locating and checking the folder, ``mlx_vlm.load``,
+  evaluating every weight in the engine thread), as seen by the caller; time to first
+  token = from ``jobStarted`` to the first ``textDelta`` (opening the PNG, the chat
+  template, prefill and the first token).
+- Bare: ``mlx_vlm.load`` + ``mx.eval(model.parameters())``; then ``stream_generate`` on the
+  same PNG to its first yield.
+
+The quick run uses the tiny model, once per side: it checks the machinery, not the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from bench import common
+from bench.common import Result
+
+NUMBER = 9
+TITLE = "Load time and time to first token (engine beside bare mlx-vlm)"
+TARGET = "report"
+BASELINE_LABEL = "bare mlx-vlm"
+FINDINGS = ""
+
+
+def worker(side: str, model: str) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import tempfile
+    from pathlib import Path
+
+    import mlx.core as mx
+    import mlx_vlm  # noqa: F401 - both sides import before the clock starts
+    from mlx_vlm.prompt_utils import apply_chat_template
+
+    from engine import samples
+    from engine.presets import ModelSpec
+
+    tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
+    os.chmod(tmp, 0o700)
+    png = str(samples.write_png(tmp / "page.png"))
+    spec = ModelSpec.resolve(model)
+    try:
+        if side == "bare":
+            from mlx_vlm import load, stream_generate
+
+            t0 = time.perf_counter()
+            m, processor = load(model, trust_remote_code=False)
+            mx.eval(m.parameters())
+            load_s = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            prompt = apply_chat_template(processor, m.config, spec.prompt, num_images=1)
+            gen = stream_generate(m, processor, prompt, image=[png], max_tokens=4, temperature=0.0)
+            next(gen)
+            ttft = time.perf_counter() - t1
+            gen.close()
+            return {"side": side, "load_s": load_s, "ttft_s": ttft}
+
+        from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
+
+        from engine.engine_thread import Engine
+        from engine.jobs import OcrOptions
+        from engine.lifecycle import Mode, State
+
+        app = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
+        engine = Engine(spec, Mode.KEEP_RESIDENT)
+        marks: dict[str, float] = {}
+        loop = QEventLoop()
+
+        def on_state(st):
+            if st.state is State.LOADING and "loading" not in marks:
+                marks["loading"] = time.perf_counter()
+
+        def on_started(_info):
+            marks.setdefault("started", time.perf_counter())
+
+        def on_delta(_d):
+            if "first" not in marks:
+                marks["first"] = time.perf_counter()
+
+        def on_done(r):
+            marks["done"] = time.perf_counter()
+            marks["status"] = r.status
+            loop.quit()
+
+        engine.stateChanged.connect(on_state)
+        engine.jobStarted.connect(on_started)
+        engine.textDelta.connect(on_delta)
+        engine.jobFinished.connect(on_done)
+        engine.jobFailed.connect(on_done)
+        QTimer.singleShot(600_000, loop.quit)
+        marks["submit"] = time.perf_counter()
+        engine.submit([png], OcrOptions(max_tokens=4))
+        loop.exec()
+        engine.shutdown()
+        if marks.get("status") != "done" or "first" not in marks:
+            raise RuntimeError(f"the engine did not produce a token: {marks}")
+        return {
+            "side": side,
+            "load_s": marks["started"] - marks.get("loading", marks["submit"]),
+            "ttft_s": marks["first"] - marks["started"],
+            "submit_to_first_s": marks["first"] - marks["submit"],
+        }
+    finally:
+        os.unlink(png)
+        tmp.rmdir()
+
+
+def run(ctx: common.Context) -> Result:
+    rounds = 1 if ctx.quick else 3
+    size = "tiny" if ctx.quick else "bench"  # quick: the machinery only (a bench-model prefill takes seconds here)
+    model = ctx.model(size)
+    rows = []
+    for r in range(rounds):
+        for side in (("engine", "bare") if r % 2 == 0 else ("bare", "engine")):
+            out = ctx.run_module(__spec__.name, "--worker", side, "--worker-model", model, timeout=900)
+            rows.append((r, side, out["load_s"], out["ttft_s"]))
+            common.log(f"fig9 {side}: load {out['load_s']:.2f} s, first token {out['ttft_s'] * 1000:.0f} ms")
+
+    def med(side, i):
+        return common.median([row[i] for row in rows if row[1] == side])
+
+    load = {s: med(s, 2) for s in ("engine", "bare")}
+    ttft = {s: med(s, 3) for s in ("engine", "bare")}
+    raw = common.write_csv(ctx.path("fig9_load_and_first_token.csv"), ["round", "side", "load_s", "ttft_s"], rows)
+    plot = ctx.path("fig9_load_and_first_token.png")
+    _plot(plot, load, ttft, rounds)
+    return Result(
+        NUMBER, TITLE, TARGET, BASELINE_LABEL,
+        baseline=f"load {load['bare']:.2f} s, first token {ttft['bare'] * 1000:.0f} ms",
+        ours=f"load {load['engine']:.2f} s (×{load['engine'] / load['bare']:.2f}), first token "
+             f"{ttft['engine'] * 1000:.0f} ms (×{ttft['engine'] / ttft['bare']:.2f})",
+        meets=None, passes_check=None,
+        note=f"medians of {rounds} fresh process(es) per side, alternating; {size} model, 64×64 PNG.",
+        plots=[plot.name], raw=[raw.name],
+        values={"load_s": load, "ttft_s": ttft, "load_ratio": load["engine"] / load["bare"],
+                "ttft_ratio": ttft["engine"] / ttft["bare"]},
+    )
+
+
+def _plot(path, load, ttft, rounds) -> None:
+    plt = common.pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(6.8, 3.2))
+    colours = ["#2f6ea8", "#999999"]
+    for ax, data, title, scale, unit in ((a, load, "load", 1, "s"), (b, ttft, "first token after load", 1000, "ms")):
+        names = ["engine", "bare"]
+        vals = [data[n] * scale for n in names]
+        ax.bar(["engine", "bare mlx-vlm"], vals, color=colours)
+        for i, v in enumerate(vals):
+            ax.annotate(f"{v:.2f}" if unit == "s" else f"{v:.0f}", (i, v), ha="center", va="bottom", fontsize=8)
+        ax.set_ylabel(unit)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylim(0, max(vals) * 1.2)
+    fig.suptitle(f"Fig. 9 — load and first token (median of {rounds} fresh process(es) per side)", fontsize=10)
+    common.save(fig, path)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=TITLE)
+    p.add_argument("--worker", choices=("engine", "bare"), help="(internal) measure one side and print JSON")
+    p.add_argument("--worker-model")
+    args, rest = p.parse_known_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.worker_model)))
+        return 0
+    return common.figure_main(sys.modules[__name__], rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

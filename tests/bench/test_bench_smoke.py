@@ -1,0 +1,110 @@
+"""The benchmark machinery: `python -m bench --check` fails on a miss beyond the margin, passes otherwise,
+writes results, plots and the report; and one cheap real figure runs end to end."""
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from bench import __main__ as runner
+from bench import common, report
+from bench.common import Result
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fake_figure(name: str, number: int, ours: float, limit: float, margin: float, fail: bool = False):
+    """A figure module whose measurement is ``ours`` against ``limit`` (lower is better)."""
+    module = types.ModuleType(name)
+    module.NUMBER, module.TITLE, module.TARGET, module.BASELINE_LABEL = number, f"fake {number}", f"≤ {limit}", "none"
+
+    def run(ctx):
+        if fail:
+            raise RuntimeError("the measurement broke")
+        plot = ctx.path(f"fake{number}.png")
+        plt = common.pyplot()
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, ours])
+        common.save(fig, plot)
+        return Result(number, module.TITLE, module.TARGET, "none", "—", f"{ours}", ours <= limit,
+                      ours <= limit + margin, margin=f"+{margin}", plots=[plot.name])
+
+    module.run = run
+    sys.modules[name] = module
+    return name
+
+
+@pytest.fixture
+def fake_figures(monkeypatch):
+    names = []
+
+    def use(*specs):
+        for spec in specs:
+            names.append(_fake_figure(*spec))
+        monkeypatch.setattr(runner, "FIGURES", tuple(names))
+
+    yield use
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+def test_check_passes_when_every_figure_is_within_its_margin(fake_figures, tmp_path):
+    fake_figures(("fake_ok", 1, 1.0, 1.05, 0.05), ("fake_noisy", 2, 1.08, 1.05, 0.05))
+    assert runner.main(["--quick", "--check", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "results.json").read_text())
+    verdicts = {r["number"]: (r["meets"], r["passes_check"]) for r in saved["results"]}
+    assert verdicts == {1: (True, True), 2: (False, True)}
+    assert (tmp_path / "fake1.png").stat().st_size > 0
+
+
+def test_check_fails_on_a_miss_beyond_the_margin(fake_figures, tmp_path, capsys):
+    fake_figures(("fake_ok", 1, 1.0, 1.05, 0.05), ("fake_miss", 2, 1.2, 1.05, 0.05))
+    assert runner.main(["--quick", "--check", "--out", str(tmp_path)]) == 1
+    assert "CHECK FAILED: figure 2" in capsys.readouterr().err
+    # without --check a miss is reported, not fatal
+    assert runner.main(["--quick", "--out", str(tmp_path)]) == 0
+
+
+def test_a_figure_that_breaks_fails_the_check(fake_figures, tmp_path):
+    fake_figures(("fake_broken", 3, 0.0, 1.0, 0.1, True))
+    assert runner.main(["--quick", "--check", "--out", str(tmp_path)]) == 1
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["results"][0]["note"].startswith("the benchmark failed: RuntimeError")
+
+
+def test_report_lists_every_figure_with_its_plot(fake_figures, tmp_path):
+    fake_figures(("fake_ok", 1, 1.0, 1.05, 0.05), ("fake_miss", 2, 1.2, 1.05, 0.05))
+    runner.main(["--quick", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    md = report.write(saved, tmp_path, path=tmp_path / "benchmarks.md").read_text()
+    assert "| 1 | fake 1 |" in md and "| 2 | fake 2 |" in md
+    assert "❌ misses" in md and "✅ meets" in md
+    assert "![Figure 1](fake1.png)" in md
+    assert "Figure 2 (fake 2)** misses its target" in md
+
+
+def test_statistics():
+    assert common.percentile(list(range(101)), 99) == 99
+    assert common.slope([10, 12, 14, 16]) == pytest.approx(2.0)
+    assert common.median([3, 1, 2]) == 2
+
+
+@pytest.mark.slow
+def test_a_real_figure_runs_quick_and_checks(tmp_path):
+    """Figure 6 (PDF peak RSS; no model needed) through the real command line."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--check", "--only", "6", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    (fig6,) = saved["results"]
+    assert fig6["number"] == 6 and fig6["meets"] is True
+    assert all(abs(d) < 50 for d in fig6["values"]["difference_mb"].values())
+    assert (tmp_path / "fig6_pdf_peak_rss.png").stat().st_size > 1000
+    assert "| 6 |" in run.stdout
