@@ -311,6 +311,9 @@ class _PdfDocument:
     ) -> None:
         import pymupdf
 
+        # No ICC colour management: OCR needs the shapes, not calibrated colour, and MuPDF's ICC
+        # transforms cost about a quarter of the rasterising time (docs/benchmarks.md, figure 7).
+        pymupdf.TOOLS.set_icc(False)
         self._fitz = pymupdf
         self.path = path
         self.max_side, self.max_pixels, self.dpi = max_side, max_pixels, dpi
@@ -351,7 +354,8 @@ class _PdfDocument:
                     pix = page.get_pixmap(matrix=fitz.Matrix(zoom, zoom), colorspace=fitz.csRGB, alpha=False)
                     from PIL import Image
 
-                    image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+                    # samples_mv: a view of the pixmap, so Pillow's copy is the only one
+                    image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples_mv)
                     del pix
                     result = PageInput(number, self.page_count, image=fit(image, self.max_side, self.max_pixels))
                     del image
