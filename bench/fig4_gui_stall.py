@@ -34,7 +34,18 @@ P99_MS, MAX_MS = 16.0, 50.0
 # itself in the same run (scheduler noise on a loaded 2-core machine stalls an idle loop too)
 MARGIN_P99_MS, MARGIN_MAX_MS = 4.0, 25.0
 STALL_TRACE_MS = 25.0  # gaps longer than this record where the other threads were
-FINDINGS = ""
+FINDINGS = """The first full run missed (max 70 ms; the quick run in CI saw 166 ms), always while the
+model was loading or a page's prefill was being set up. A GIL-aware profile (py-spy `--gil
+--native`) showed the holder: Python's cyclic garbage collector. Importing mlx_vlm (which
+pulls in transformers, about a million objects) triggers a series of full collections, each
+walking every object with the GIL held, so the GUI thread could not run for up to 170 ms;
+later collections during generation walked the same objects again. The fix is in
+`engine.backend`: the engine thread pauses the collector while it imports mlx_vlm and then
+moves everything that exists to the permanent generation (`gc.freeze()`), so no later
+collection walks those long-lived objects. The longest busy gap fell from 166 ms to 28 ms
+(quick) and from 70 ms to 34 ms (full run). The remaining gaps of 25–35 ms come when a
+scanned page starts (the tokenizer encodes the prompt with its image tokens in one call that
+holds the GIL) and during prefill, when MLX's own threads keep both cores busy."""
 
 
 def worker(model: str, pages: int, scans: int, max_tokens: int, idle_s: float, switch_interval: float | None) -> dict:

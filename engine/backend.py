@@ -48,6 +48,32 @@ def _mlx():
     return mx
 
 
+def _import_without_gc_pauses(name: str):
+    """Import a big package (mlx_vlm pulls in transformers: about a million objects) without
+    stalling the GUI thread.
+
+    Python's cyclic collector runs with the GIL held and a full collection walks every
+    object, so an import that size triggers a series of ever-longer pauses (50–170 ms each,
+    docs/benchmarks.md figure 4) that stop every other thread. The collector is paused for
+    the import, and what exists afterwards is moved to the permanent generation
+    (``gc.freeze``): module-level objects live for the whole run, and later collections,
+    including the one in every unload, no longer walk them.
+    """
+    import importlib
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return importlib.import_module(name)
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 RELEASE_STEPS = ("full", "no-trim", "naive")
 
 
@@ -82,8 +108,8 @@ class Backend:
             self.unload()
         check_folder(path)
         t0 = time.perf_counter()
+        load = _import_without_gc_pauses("mlx_vlm").load  # first: it imports mlx.core too
         mx = _mlx()
-        from mlx_vlm import load
 
         # trust_remote_code=False explicitly: mlx-vlm's load() and some processors default it to True
         model, processor = load(str(path), trust_remote_code=False)

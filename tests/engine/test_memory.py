@@ -24,3 +24,49 @@ def test_rss_returns_to_baseline_after_each_unload():
     # and really went away: imported modules may stay, weights must go
     assert max(result["over_baseline_mb"]) <= 100
     assert result["growth_per_cycle_mb"] <= 5
+
+
+
+BIG_MODULE = """
+import gc
+_before = sum(s["collections"] for s in gc.get_stats())
+_made = [[] for _ in range(100_000)]  # containers: each 700 of them would start a collection
+COLLECTIONS = sum(s["collections"] for s in gc.get_stats()) - _before
+"""
+
+
+def test_big_imports_pause_the_collector_and_freeze_what_they_made(tmp_path, monkeypatch):
+    """The engine imports mlx_vlm with the cyclic GC paused, then freezes: no stop-the-world
+    collections during the import (they stalled the GUI thread for up to 170 ms), and the
+    collector is left as it was."""
+    import gc
+    import importlib
+    import sys
+
+    from engine.backend import _import_without_gc_pauses
+
+    (tmp_path / "ocr_tray_big_module.py").write_text(BIG_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = "ocr_tray_big_module"
+
+    control = importlib.import_module(name)  # a plain import collects many times
+    assert control.COLLECTIONS > 0
+    del sys.modules[name]
+
+    frozen_before = gc.get_freeze_count()
+    try:
+        module = _import_without_gc_pauses(name)
+        assert module is sys.modules[name]
+        assert module.COLLECTIONS == 0
+        assert gc.get_freeze_count() >= frozen_before + 100_000
+        assert gc.isenabled()
+        assert _import_without_gc_pauses(name) is module  # already imported: nothing to do
+
+        del sys.modules[name]
+        gc.disable()  # a caller that had it off keeps it off
+        _import_without_gc_pauses(name)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        sys.modules.pop(name, None)
