@@ -42,7 +42,7 @@ walking every object with the GIL held, so the GUI thread could not run for up t
 later collections during generation walked the same objects again. The fix is in
 `engine.backend`: the engine thread pauses the collector while it imports mlx_vlm and then
 moves everything that exists to the permanent generation (`gc.freeze()`), so no later
-collection walks those long-lived objects. The longest busy gap fell from 166 ms to 28 ms
+collection walks those long-lived objects (docs/adr/0008-gc-freeze-after-mlx-vlm-import.md). The longest busy gap fell from 166 ms to 28 ms
 (quick) and from 70 ms to 34 ms (full run). The remaining gaps of 25–35 ms come when a
 scanned page starts (the tokenizer encodes the prompt with its image tokens in one call that
 holds the GIL) and during prefill, when MLX's own threads keep both cores busy."""

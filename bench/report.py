@@ -124,7 +124,27 @@ def write(saved: dict, out: Path, path: Path = REPORT) -> Path:
             lines.append("")
     lines += _running_section()
     path.write_text("\n".join(lines).rstrip() + "\n")
+    if path == REPORT:
+        update_readme(saved)
     return path
+
+
+README = common.ROOT / "README.md"
+README_START, README_END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
+
+
+def update_readme(saved: dict, readme: Path = README) -> None:
+    """Put the results table between the README's markers, so the README never shows stale figures."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    kind = "quick" if saved.get("quick") else "full"
+    block = (f"{README_START}\n_From the {kind} run of {saved['started'][:10]} "
+             f"({common.machine_short(saved['machine'])}); details and plots in "
+             f"[docs/benchmarks.md](docs/benchmarks.md)._\n\n{table(saved)}\n{README_END}")
+    readme.write_text(head + block + tail)
 
 
 def _module(number: int):

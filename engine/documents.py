@@ -10,11 +10,14 @@ Every problem is a ``DocumentError`` whose message is one line naming the file.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
+
+log = logging.getLogger(__name__)
 
 PDF_SUFFIXES = {".pdf"}
 IMAGE_SUFFIXES = {
@@ -314,6 +317,10 @@ class _PdfDocument:
         # No ICC colour management: OCR needs the shapes, not calibrated colour, and MuPDF's ICC
         # transforms cost about a quarter of the rasterising time (docs/benchmarks.md, figure 7).
         pymupdf.TOOLS.set_icc(False)
+        # MuPDF prints what it repairs in a damaged file to stdout, which would corrupt
+        # `ocr-tray ocr --json`; keep its messages and log them instead (see _log_mupdf_messages)
+        pymupdf.TOOLS.mupdf_display_errors(False)
+        pymupdf.TOOLS.mupdf_display_warnings(False)
         self._fitz = pymupdf
         self.path = path
         self.max_side, self.max_pixels, self.dpi = max_side, max_pixels, dpi
@@ -364,8 +371,15 @@ class _PdfDocument:
                 raise DocumentError(self.path, f"page {number} cannot be read ({_short(e)})") from None
             finally:
                 fitz.TOOLS.store_shrink(100)  # MuPDF's object cache would otherwise grow with page count
+                self._log_mupdf_messages(number)
             yield result
             del result
+
+    def _log_mupdf_messages(self, number: int) -> None:
+        messages = self._fitz.TOOLS.mupdf_warnings(reset=True)
+        if messages:
+            # what MuPDF repaired or skipped; the file name only, never the page's text
+            log.info("%s page %d: MuPDF: %s", os.path.basename(self.path), number, messages.replace("\n", "; ")[:500])
 
     def _text_layer(self, page) -> str | None:
         """The page's own text, when it has enough and is not mostly a scanned picture."""

@@ -87,6 +87,22 @@ def test_report_lists_every_figure_with_its_plot(fake_figures, tmp_path):
     assert "Figure 2 (fake 2)** misses its target" in md
 
 
+def test_readme_table_is_replaced_between_its_markers(fake_figures, tmp_path):
+    fake_figures(("fake_a", 1, 1.0, 1.05, 0.05), ("fake_b", 2, 2.0, 1.05, 0.05))
+    runner.main(["--quick", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "results.json").read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n\n{report.README_START}\nold table\n{report.README_END}\n\nafter\n")
+    report.update_readme(saved, readme)
+    report.update_readme(saved, readme)  # twice: the block is replaced, not repeated
+    text = readme.read_text()
+    assert "old table" not in text
+    assert text.count("| 1 | fake 1 |") == 1 and text.count("| 2 | fake 2 |") == 1
+    assert text.startswith("# Title\n\nbefore\n\n" + report.README_START)
+    assert text.endswith(report.README_END + "\n\nafter\n")
+    assert "❌ misses" in text  # figure 2 misses beyond its margin, and the README says so
+
+
 def test_statistics():
     assert common.percentile(list(range(101)), 99) == 99
     assert common.slope([10, 12, 14, 16]) == pytest.approx(2.0)

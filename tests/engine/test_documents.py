@@ -231,3 +231,40 @@ def test_expand_dedupes(tmp_path):
     p = samples.write_png(tmp_path / "x.png")
     files, _ = expand([p, p, str(p)])
     assert files == [str(p)]
+
+
+
+DAMAGED_READER = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="LOG %(message)s")
+from engine.documents import DocumentError, open_document
+doc = open_document(sys.argv[1])
+try:
+    for page in doc.pages():
+        print("page", page.number, flush=True)
+except DocumentError as e:
+    print("error", e, flush=True)
+doc.close()
+"""
+
+
+def test_damaged_pdf_repairs_are_logged_not_printed(tmp_path):
+    """MuPDF prints what it repairs to stdout, which would break `ocr-tray ocr --json`: it is logged instead.
+
+    In a child process: PyMuPDF writes through the stdout object it saw at import, which
+    pytest's capture replaces."""
+    import subprocess
+    import sys
+
+    path = samples.write_pdf(tmp_path / "damaged.pdf", pages=3, text_pages={1})
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.6)])  # cut off: the xref and the later objects are gone
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.run([sys.executable, "-c", DAMAGED_READER, str(path)], capture_output=True, text=True,
+                         cwd=root, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines and lines[0] == "page 1"
+    assert all(line.startswith(("page ", "error ")) for line in lines), run.stdout  # nothing else on stdout
+    assert "MuPDF error" not in run.stderr
+    assert "LOG damaged.pdf page 1: MuPDF:" in run.stderr and "repair" in run.stderr
