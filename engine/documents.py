@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,10 @@ def sniff(path: str | os.PathLike) -> str:
         raise DocumentError(path, "the file no longer exists") from None
     except OSError as e:
         raise DocumentError(path, _os_problem(e)) from None
-    if os.path.isdir(path):
+    if stat.S_ISDIR(st.st_mode):
         raise DocumentError(path, "is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):  # a named pipe or a device: never opened (reading could block forever)
+        raise DocumentError(path, "is not a regular file (a pipe or a device)")
     if st.st_size == 0:
         raise DocumentError(path, "the file is empty")
     try:

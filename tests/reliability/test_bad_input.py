@@ -419,6 +419,7 @@ def test_special_file_fifo_does_not_hang(recorder, tmp_path):
     result = recorder.run([fifo], OPTS, timeout_s=30)[str(fifo)]
     assert result.status == "failed" and time.monotonic() - t0 < 30
     one_line(result.error, "pipe.png")
+    assert "not a regular file" in result.error
 
 
 # ------------------------------------------------------- changes while queued
