@@ -117,7 +117,12 @@ class JobQueue(QWidget):
         elif result.status == "cancelled":
             text = "Cancelled"
         else:
-            text = "Needs password" if result.needs_password else "Failed"
+            if result.needs_password:
+                text = "Needs password"
+            elif result.error_kind == "model-missing":
+                text = "Needs model"  # read again once the model is downloaded
+            else:
+                text = "Failed"
             item.setToolTip(STATUS, result.error or "")
             item.setToolTip(NAME, result.error or item.toolTip(NAME))
         self._set(result.job_id, text)

@@ -39,7 +39,7 @@ def test_missing_model_asks_once_downloads_with_progress_then_runs(qtbot, hub, t
     box = question(app)
     assert box.windowModality() == Qt.WindowModality.WindowModal  # open(), a sheet: no nested event loop
     assert len(app.window.findChildren(QMessageBox, "downloadQuestion")) == 1  # asked once for both
-    assert app.window.job_queue.status_text(failed[0].job_id) == "Failed"
+    assert app.window.job_queue.status_text(failed[0].job_id) == "Needs model"
     box.findChild(QPushButton, "downloadAccept").click()
 
     qtbot.waitUntil(lambda: app.window.download_bar.isVisibleTo(app.window), timeout=5000)
