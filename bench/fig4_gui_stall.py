@@ -45,7 +45,11 @@ moves everything that exists to the permanent generation (`gc.freeze()`), so no 
 collection walks those long-lived objects (docs/adr/0008-gc-freeze-after-mlx-vlm-import.md). The longest busy gap fell from 166 ms to 28 ms
 (quick) and from 70 ms to 34 ms (full run). The remaining gaps of 25–35 ms come when a
 scanned page starts (the tokenizer encodes the prompt with its image tokens in one call that
-holds the GIL) and during prefill, when MLX's own threads keep both cores busy."""
+holds the GIL) and during prefill, when MLX's own threads keep both cores busy. A later quick
+run in CI saw 99 ms while loading a bench model written seconds before: the kernel was
+still flushing its 0.9 GB to disk. The runner now fsyncs a model it builds before any
+figure uses it (a downloaded model arrives at network speed, long before it is loaded);
+four quick runs after that: 22–45 ms."""
 
 
 def worker(model: str, pages: int, scans: int, max_tokens: int, idle_s: float, switch_interval: float | None) -> dict:
