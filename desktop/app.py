@@ -34,7 +34,7 @@ from engine.jobs import EngineStatus, JobInfo, JobResult, OcrOptions, PageProgre
 from engine.lifecycle import State
 from engine.settings import Settings
 
-from . import icons
+from . import background, icons
 from .background import run_in_background
 from .clipboard_image import ClipboardImages
 from .model_download import ModelDownloadFlow
@@ -503,6 +503,9 @@ class OcrTrayApp(QObject):
             self._history_timer.stop()
         if hasattr(self.downloader, "shutdown"):
             self.downloader.shutdown(2.0)  # a cancelled download stops at its next chunk
+        # disk chores (history reads, folder walks, clipboard PNGs) end before the history closes: short, bounded
+        if not background.wait(2.0):
+            log.warning("a background chore was still running at quit")
         if not self.engine.shutdown(5.0):
             log.error("the engine did not stop in time")
         elif self.history is not None:

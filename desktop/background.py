@@ -38,9 +38,17 @@ def run_in_background(work: Callable[[], Any], on_done: Callable[[Any, BaseExcep
             result, error = work(), None
         except Exception as e:  # reported to the caller, who names the file
             result, error = None, e
-        relay.done.emit(result, error)
+        try:
+            relay.done.emit(result, error)
+        except RuntimeError:  # the app quit meanwhile and Qt deleted the relay: nobody is waiting
+            log.debug("a background chore finished after the app quit; its result is dropped")
 
     QThreadPool.globalInstance().start(run)
+
+
+def wait(seconds: float) -> bool:
+    """At quit: let running chores end while Qt is still alive (bounded). True when none is left."""
+    return QThreadPool.globalInstance().waitForDone(int(seconds * 1000))
 
 
 def pending() -> int:

@@ -482,3 +482,23 @@ def test_files_opened_before_the_app_was_wired_are_not_lost(qtbot, qapp, make_ap
     jobs = Jobs(app.engine)
     [result] = jobs.wait(qtbot, 1)
     assert result.path == str(png) and result.status == "done"
+
+
+def test_quit_waits_for_background_chores_before_closing(qtbot):
+    """A chore still running at quit (a history read) ends before the history is closed, bounded in time."""
+    import threading
+    import time as _time
+
+    from desktop import background
+
+    ended = threading.Event()
+
+    def slow():
+        _time.sleep(0.3)
+        ended.set()
+        return 1
+
+    background.run_in_background(slow, lambda result, error: None)
+    assert background.wait(5.0) is True
+    assert ended.is_set()
+    qtbot.waitUntil(lambda: background.pending() == 0, timeout=2000)
