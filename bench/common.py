@@ -67,8 +67,15 @@ class Context:
             t0 = time.perf_counter()
             out = self.tmp / f"model-{family}-{size}"
             # in a child process: the runner stays small (its children inherit nothing from it)
-            subprocess.run([self.python, "-m", "engine.tiny_model", str(out), "--family", family, "--size", size],
-                           check=True, capture_output=True, env=self.env, cwd=ROOT, timeout=600)
+            cmd = [self.python, "-m", "engine.tiny_model", str(out), "--family", family, "--size", size]
+            for attempt in (1, 2):  # a builder that dies on a busy machine gets one more go, and says why
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=600)
+                if proc.returncode == 0:
+                    break
+                log(f"building the {size} {family} model failed (attempt {attempt}, exit {proc.returncode}): "
+                    f"{proc.stderr.strip()[-1500:]}")
+            else:
+                raise RuntimeError(f"could not build the {size} {family} model: {proc.stderr.strip()[-500:]}")
             # Write the model's ~0.9 GB to disk now: otherwise the kernel flushes it while the
             # figures run, and that writeback (not the app) shows up in their timings. A real
             # model arrives at network speed, long before it is used.

@@ -49,7 +49,14 @@ holds the GIL) and during prefill, when MLX's own threads keep both cores busy. 
 run in CI saw 99 ms while loading a bench model written seconds before: the kernel was
 still flushing its 0.9 GB to disk. The runner now fsyncs a model it builds before any
 figure uses it (a downloaded model arrives at network speed, long before it is loaded);
-four quick runs after that: 22–45 ms."""
+four quick runs after that: 22–45 ms. CI's next quick run still saw 101 ms, and a later
+one 135 ms, all inside mlx-vlm's `mx.eval(model.parameters())` at load. `perf sched
+timehist` showed the GUI thread runnable but unscheduled for 50 ms at a time while MLX's
+four loader threads each spent 50+ ms in one 4 MiB `pread` into fresh memory (zeroing the
+destination pages inside the call; this kernel does not preempt a system call). On Linux
+the engine now reads the weights itself: each tensor's buffer is zero-filled first from
+user space, then filled with 1 MiB `preadv`s (engine/weights_reader.py, ADR 0010). The
+longest gap while loading fell from 90–150 ms to 13–18 ms."""
 
 
 def worker(model: str, pages: int, scans: int, max_tokens: int, idle_s: float, switch_interval: float | None) -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import memory
+from . import memory, weights_reader
 from .model_store import check_folder, weight_bytes
 from .presets import ModelSpec
 
@@ -111,8 +111,10 @@ class Backend:
         load = _import_without_gc_pauses("mlx_vlm").load  # first: it imports mlx.core too
         mx = _mlx()
 
-        # trust_remote_code=False explicitly: mlx-vlm's load() and some processors default it to True
-        model, processor = load(str(path), trust_remote_code=False)
+        # trust_remote_code=False explicitly: mlx-vlm's load() and some processors default it to True.
+        # On Linux the weights are read in small preemptible steps (engine/weights_reader.py).
+        with weights_reader.installed():
+            model, processor = load(str(path), trust_remote_code=False)
         try:
             # materialise every weight here, in the owning thread: a lazy array used later
             # from another stream fails ("There is no Stream(cpu, N) in current thread")

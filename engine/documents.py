@@ -112,6 +112,12 @@ def sniff(path: str | os.PathLike) -> str:
         raise DocumentError(path, "not an image or PDF that can be read") from None
 
 
+def formats_label() -> str:
+    """The formats a person can drop, for the drop zone's hint: HEIC only when its plugin is here."""
+    names = ["PNG", "JPEG", "TIFF"] + (["HEIC"] if _heif_plugin() else []) + ["PDF"]
+    return ", ".join(names)
+
+
 def _heif_plugin() -> bool:
     try:
         import pillow_heif  # type: ignore

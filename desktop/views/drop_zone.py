@@ -11,6 +11,8 @@ from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
+from engine.documents import formats_label
+
 from .style import scaled, secondary
 
 
@@ -49,7 +51,7 @@ class DropZone(QFrame):
         title.setObjectName("dropZoneTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         title.setFont(scaled(title.font(), 1.15, bold=True))
-        hint = QLabel("Folders too · PNG, JPEG, TIFF, HEIC, PDF")
+        hint = QLabel(f"Folders too · {formats_label()}")
         hint.setObjectName("dropZoneHint")
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         secondary(hint)

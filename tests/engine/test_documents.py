@@ -268,3 +268,12 @@ def test_damaged_pdf_repairs_are_logged_not_printed(tmp_path):
     assert all(line.startswith(("page ", "error ")) for line in lines), run.stdout  # nothing else on stdout
     assert "MuPDF error" not in run.stderr
     assert "LOG damaged.pdf page 1: MuPDF:" in run.stderr and "repair" in run.stderr
+
+
+def test_formats_label_names_heic_only_when_it_can_be_read(monkeypatch):
+    from engine import documents
+
+    monkeypatch.setattr(documents, "_heif_plugin", lambda: False)
+    assert documents.formats_label() == "PNG, JPEG, TIFF, PDF"
+    monkeypatch.setattr(documents, "_heif_plugin", lambda: True)
+    assert documents.formats_label() == "PNG, JPEG, TIFF, HEIC, PDF"

@@ -1,0 +1,140 @@
+"""engine.weights_reader: the Linux safetensors reader gives what mx.load gives, refuses
+damaged files in one line, hands odd files to mlx-vlm's own loader, and is the one
+mlx-vlm really calls while it is installed."""
+
+import json
+import struct
+
+import pytest
+
+from engine import weights_reader
+
+mx = pytest.importorskip("mlx.core")
+
+
+def _write(path, tensors: dict, header_extra: dict | None = None, truncate: int = 0):
+    """A safetensors file by hand (so odd headers can be written too)."""
+    header, blobs, offset = dict(header_extra or {}), [], 0
+    for name, (dtype, shape, data) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    raw = json.dumps(header).encode()
+    body = struct.pack("<Q", len(raw)) + raw + b"".join(blobs)
+    path.write_bytes(body[: len(body) - truncate] if truncate else body)
+    return path
+
+
+def _same(a: dict, b: dict):
+    assert sorted(a) == sorted(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype, k
+        assert a[k].shape == b[k].shape, k
+        assert mx.array_equal(a[k], b[k]).item(), k
+
+
+def test_every_dtype_and_shape_matches_mx_load(tmp_path):
+    values = {
+        "f32": mx.random.normal((3, 5)),
+        "bf16": mx.random.normal((7,)).astype(mx.bfloat16),
+        "f16": mx.random.normal((2, 2, 2)).astype(mx.float16),
+        "i8": mx.array([-3, 0, 5], dtype=mx.int8),
+        "u16": mx.array([1, 65535], dtype=mx.uint16),
+        "i64": mx.array([[1 << 40]], dtype=mx.int64),
+        "flag": mx.array([True, False, True]),
+        "scalar": mx.array(2.5),
+        "empty": mx.zeros((0, 4)),
+        # bigger than one read step, and not a multiple of it
+        "big": mx.arange(weights_reader.STEP_BYTES // 2 + 123, dtype=mx.float32),
+    }
+    path = tmp_path / "w.safetensors"
+    mx.save_safetensors(str(path), values, metadata={"format": "mlx"})
+    ours = weights_reader.load(str(path))
+    _same(ours, mx.load(str(path)))
+    _same(ours, values)
+
+
+def test_the_tiny_model_reads_byte_for_byte(tiny_model_dir):
+    for weights in tiny_model_dir.glob("*.safetensors"):
+        _same(weights_reader.load(str(weights)), mx.load(str(weights)))
+
+
+def test_a_truncated_file_is_refused_naming_it(tmp_path):
+    data = struct.pack("<4f", 1, 2, 3, 4)
+    path = _write(tmp_path / "cut.safetensors", {"w": ("F32", [4], data)}, truncate=6)
+    with pytest.raises(ValueError, match="cut.safetensors is truncated"):
+        weights_reader.load(str(path))
+
+
+@pytest.mark.parametrize("case", ["unknown dtype", "bad header json", "header too big", "not an object"])
+def test_odd_files_go_to_the_original_loader(tmp_path, case):
+    path = tmp_path / "odd.safetensors"
+    if case == "unknown dtype":
+        _write(path, {"w": ("F8_E8M0", [4], b"\x01\x02\x03\x04")})
+    elif case == "bad header json":
+        path.write_bytes(struct.pack("<Q", 9) + b"{garbage!")
+    elif case == "header too big":
+        path.write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
+    else:
+        path.write_bytes(struct.pack("<Q", 2) + b"[]")
+    with pytest.raises(weights_reader.NotPlain):
+        weights_reader.load(str(path))
+
+
+def test_installed_swaps_mlx_vlms_reader_and_puts_it_back(tmp_path, monkeypatch):
+    import mlx_vlm.utils as vlm_utils
+
+    calls = []
+    original = vlm_utils._load_safetensors
+
+    def fake_original(path):
+        calls.append(path)
+        return {"from": "original"}
+
+    monkeypatch.setattr(vlm_utils, "_load_safetensors", fake_original)
+    monkeypatch.setattr(weights_reader, "wanted", lambda: True)
+    plain = tmp_path / "plain.safetensors"
+    mx.save_safetensors(str(plain), {"w": mx.ones((2,))})
+    odd = _write(tmp_path / "odd.safetensors", {"w": ("F8_E8M0", [1], b"\x01")})
+    with weights_reader.installed():
+        assert vlm_utils._load_safetensors is not fake_original
+        assert mx.array_equal(vlm_utils._load_safetensors(str(plain))["w"], mx.ones((2,))).item()
+        assert calls == []  # a plain file never reaches mlx-vlm's reader
+        assert vlm_utils._load_safetensors(str(odd)) == {"from": "original"}
+        assert calls == [str(odd)]
+    assert vlm_utils._load_safetensors is fake_original
+    monkeypatch.setattr(vlm_utils, "_load_safetensors", original)
+
+
+def test_off_linux_it_changes_nothing(monkeypatch):
+    import mlx_vlm.utils as vlm_utils
+
+    monkeypatch.setattr(weights_reader, "wanted", lambda: False)
+    before = vlm_utils._load_safetensors
+    with weights_reader.installed():
+        assert vlm_utils._load_safetensors is before
+
+
+@pytest.mark.slow
+def test_mlx_vlm_load_reads_every_weight_through_it(tiny_model_dir, monkeypatch):
+    """Guards the hook against an mlx-vlm upgrade: load() must call the name we replace."""
+    from mlx_vlm import load
+
+    monkeypatch.setattr(weights_reader, "wanted", lambda: True)
+    read = []
+    real = weights_reader.load
+    monkeypatch.setattr(weights_reader, "load", lambda p: read.append(p) or real(p))
+    with weights_reader.installed():
+        model, _ = load(str(tiny_model_dir), trust_remote_code=False)
+    assert sorted(read) == sorted(str(p) for p in tiny_model_dir.glob("*.safetensors"))
+    from mlx.utils import tree_flatten
+
+    expected = {}
+    for p in tiny_model_dir.glob("*.safetensors"):
+        expected.update(mx.load(str(p)))
+    params = dict(tree_flatten(model.parameters()))
+    # the loaded model holds the file's values (sanitize may rename keys; compare by value sets)
+    assert len(params) >= 1
+    file_sums = sorted(round(float(v.astype(mx.float32).sum().item()), 3) for v in expected.values())
+    model_sums = sorted(round(float(v.astype(mx.float32).sum().item()), 3) for v in params.values())
+    assert file_sums == model_sums
