@@ -206,7 +206,8 @@ def test_missing_and_unreadable_files(tmp_path):
     os.chmod(p, 0)
     if os.access(p, os.R_OK):
         os.chmod(p, 0o600)
-        pytest.skip("running as root: permissions are not enforced, so an unreadable file cannot be made")
+        pytest.skip("running as root: permissions are not enforced, so an unreadable file cannot be made here "
+                    "(tests/reliability/test_bad_input.py reads one as 'nobody' instead)")
     with pytest.raises(DocumentError) as e:
         sniff(p)
     assert "permission denied" in str(e.value)
