@@ -15,6 +15,7 @@ import os
 import stat
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -118,7 +119,9 @@ def formats_label() -> str:
     return ", ".join(names)
 
 
+@lru_cache(maxsize=1)
 def _heif_plugin() -> bool:
+    """Whether pillow-heif is here; looked up (and registered with Pillow) once per process."""
     try:
         import pillow_heif  # type: ignore
 
