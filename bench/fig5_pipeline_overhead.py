@@ -35,13 +35,17 @@ BASELINE_LABEL = "bare mlx-vlm"
 LIMIT = 1.05
 MARGIN = 0.07  # --check accepts ≤ 1.12: interleaved medians still wobble a few % on a shared machine
 FINDINGS = """Still being fixed. Before the engine read weights itself on Linux (ADR 0010) the
-full run gave 0.996. With that reader, two full runs gave 1.092 and 1.076 (the check's
-margin admits up to 1.12), and the same run with the reader switched off gave 1.002, so
-the reader is the cause, though not in any way found yet: matrix-vector products on its
-arrays time the same as on `mx.load`'s, and a full `stream_generate` A/B of the two
-loads in one thread showed no difference (12.0–12.6 s vs 12.7–13.3 s). What remains to
-try is where the engine thread's MLX buffers end up after the reader's per-tensor
-zero-fill. The quick run (the engine's overhead per document, tiny model) stays at 1.000.
+full run gave 0.996. Seven full runs of this figure on one machine since, alternating the
+reader on and off in the same code: with the reader 1.092, 1.076, 1.045, 0.969; without
+it 1.002, 0.978, 0.975. So the reader looks to cost a few per cent of generation time
+some of the time, and one 8-round run spreads by about ±6%. Not the cause, as far as
+measured: matrix-vector products on the reader's arrays time the same as on `mx.load`'s;
+a `stream_generate` A/B of the two loads in one thread showed no difference (12.0–12.6 s
+vs 12.7–13.3 s), nor did the same with the reader's model on a worker thread (ratio
+0.962); active memory, MLX's cache and transparent huge pages are the same either way.
+Next to try: a reader variant without the zero-fill (where the pages are first touched),
+and more rounds per run. The quick run (the engine's overhead per document, tiny model)
+stays at 1.000.
 """
 
 
