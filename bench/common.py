@@ -184,6 +184,25 @@ def median(xs) -> float:
     return statistics.median(xs)
 
 
+def median_interval(xs, level: float = 0.95) -> tuple[float, float]:
+    """A distribution-free interval for the median (order statistics, binomial): at least
+    ``level`` of such intervals hold the true median. (nan, nan) when too few samples."""
+    from math import comb
+
+    s = sorted(xs)
+    n = len(s)
+    below = 0.0  # P(Binomial(n, ½) ≤ k - 1)
+    k = 0
+    while k < n // 2:
+        p = below + comb(n, k) / 2**n
+        if 2 * p > 1 - level:
+            break
+        below, k = p, k + 1
+    if k == 0:
+        return float("nan"), float("nan")
+    return s[k - 1], s[n - k]
+
+
 def percentile(xs, q: float) -> float:
     """The q-th percentile (0–100), linear between closest ranks."""
     s = sorted(xs)

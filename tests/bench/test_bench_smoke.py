@@ -107,6 +107,26 @@ def test_statistics():
     assert common.percentile(list(range(101)), 99) == 99
     assert common.slope([10, 12, 14, 16]) == pytest.approx(2.0)
     assert common.median([3, 1, 2]) == 2
+    # 24 samples: the 7th and 18th smallest bound the median at ≥ 95 % (binomial tails 1.1 % each)
+    assert common.median_interval(list(range(24))) == (6, 17)
+    assert common.median_interval([5, 1, 4, 2, 3, 6, 9, 8, 7]) == (2, 8)  # n = 9: 2nd and 8th
+    lo, hi = common.median_interval([1.0, 2.0])  # too few for 95 %
+    assert lo != lo and hi != hi
+
+
+def test_figure_5_pairs_the_runs_of_each_round():
+    from bench import fig5_pipeline_overhead as fig5
+
+    rows = [  # round, side, seconds, cpu seconds, generated tokens, prompt tokens; order alternates
+        (0, "engine", 11.0, 11.0, 8, 37), (0, "bare", 10.0, 10.0, 8, 37),
+        (1, "bare", 20.0, 20.0, 8, 37), (1, "engine", 18.0, 18.0, 8, 37),
+        (2, "engine", 12.0, 12.0, 8, 37),  # a round cut short has no pair and is left out
+    ]
+    assert fig5._paired(rows) == pytest.approx([1.1, 0.9])
+    assert fig5._paired(rows, lambda e, b: e - b) == pytest.approx([1.0, -2.0])
+    assert fig5._side(rows, "bare") == [10.0, 20.0]
+    assert fig5._tokens(rows) == {"engine": [(8, 37)], "bare": [(8, 37)]}
+    assert fig5._tokens(rows + [(3, "bare", 1.0, 1.0, 8, 36)])["bare"] == [(8, 36), (8, 37)]
 
 
 @pytest.mark.slow
