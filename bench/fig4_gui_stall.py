@@ -56,7 +56,14 @@ four loader threads each spent 50+ ms in one 4 MiB `pread` into fresh memory (ze
 destination pages inside the call; this kernel does not preempt a system call). On Linux
 the engine now reads the weights itself: each tensor's buffer is zero-filled first from
 user space, then filled with 1 MiB `preadv`s (engine/weights_reader.py, ADR 0010). The
-longest gap while loading fell from 90–150 ms to 13–18 ms."""
+longest gap while loading fell from 90–150 ms to 13–18 ms. The next full run (2026-11-29)
+missed again with 83 and 71 ms, in the first 0.2 s of the load, while the engine thread
+imported mlx_vlm's native extensions: `dlopen` and the module's init hold the GIL, and this
+machine drops its page cache within minutes, so numpy's, MLX's and the tokenizers'
+libraries came off the disk inside those calls. The engine now reads those ~120 MB of
+libraries once before the first import, in 1 MiB reads that release the GIL
+(engine/native_prefetch.py, ADR 0011). With the page cache dropped before each run (fig. 4
+worker, 3 pages): longest gap 45 and 53 ms without, 19 and 25 ms with it."""
 
 
 def worker(model: str, pages: int, scans: int, max_tokens: int, idle_s: float, switch_interval: float | None) -> dict:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import memory, weights_reader
+from . import memory, native_prefetch, weights_reader
 from .model_store import check_folder, weight_bytes
 from .presets import ModelSpec
 
@@ -108,6 +109,9 @@ class Backend:
             self.unload()
         check_folder(path)
         t0 = time.perf_counter()
+        if "mlx_vlm" not in sys.modules:
+            # the import maps ~120 MB of native code with the GIL held: get it off the disk first
+            native_prefetch.warm()
         load = _import_without_gc_pauses("mlx_vlm").load  # first: it imports mlx.core too
         mx = _mlx()
 
