@@ -82,11 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": common.machine(),
         "load_before": load,
         "model": str(args.model) if args.model else "random bench model (engine.tiny_model, qwen2_vl, bench size)",
-        "results": [r.as_dict() for r in results],
+        "results": [dict(r.as_dict(), run_started=started.isoformat(timespec="seconds")) for r in results],
     }
     if wanted and (out / "results.json").exists():  # a partial run updates the saved figures it re-measured
         old = json.loads((out / "results.json").read_text())
-        keep = [r for r in old.get("results", []) if r["number"] not in wanted]
+        keep = [dict(r, run_started=r.get("run_started", old.get("started"))) for r in old.get("results", [])
+                if r["number"] not in wanted]
         saved["results"] = sorted(keep + saved["results"], key=lambda r: r["number"])
     common.write_json(out / "results.json", saved)
     if args.report:

@@ -114,6 +114,18 @@ def test_statistics():
     assert lo != lo and hi != hi
 
 
+def test_report_header_says_which_run_measured_which_figure():
+    from bench import report
+
+    one = {"started": "T1", "seconds": 120, "results": [{"number": 1, "run_started": "T1"}, {"number": 2}]}
+    assert report._runs(one, "full") == "full run started T1, 2.0 min"
+    mixed = {"started": "T2", "seconds": 60,
+             "results": [{"number": 1, "run_started": "T1"}, {"number": 3, "run_started": "T1"},
+                         {"number": 2, "run_started": "T2"}]}
+    assert report._runs(mixed, "full") == ("figures 1, 3 from the full run started T1; "
+                                          "figure 2 re-measured in a later full run started T2")
+
+
 def test_figure_5_pairs_the_runs_of_each_round():
     from bench import fig5_pipeline_overhead as fig5
 
