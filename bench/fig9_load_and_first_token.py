@@ -1,7 +1,7 @@
 """Figure 9: load time and time to first token, the engine beside bare mlx-vlm.
 
-Each measurement is a fresh process (a cold model load; the files are in the page cache
-for both sides alike), alternating engine and bare. Both import ``mlx`` and ``mlx_vlm``
+Each measurement is a fresh process (a cold model load), alternating engine and bare, so
+whatever part of the model file the page cache holds, it holds for both sides alike. Both import ``mlx`` and ``mlx_vlm``
 before the clock starts.
 
 - Engine: submit a 64×64 PNG to a fresh ``Engine`` (keep-resident). Load time = from the
@@ -31,7 +31,9 @@ TITLE = "Load time and time to first token (engine beside bare mlx-vlm)"
 TARGET = "report"
 BASELINE_LABEL = "bare mlx-vlm"
 FINDINGS = """Load takes about twice as long in the engine as in bare mlx-vlm on Linux
-(1.36 s vs 0.63 s for the 0.9 GB bench model in the full run): the engine reads the
+(0.9 GB bench model, three runs on 2026-11-29: 1.36 s vs 0.63 s, 1.57 vs 0.65 s, and
+2.45 vs 1.16 s in the run shown, both sides slower alike: this machine drops its page
+cache within minutes, ADR 0011, so part of the model may come off the disk): the engine reads the
 weights itself, zero-filling each buffer and then reading it in 1 MiB steps on one
 thread, where MLX reads with four threads straight into fresh memory. That is the price
 of a GUI that keeps its heartbeat while a model loads (figure 4, ADR 0010); before it,
