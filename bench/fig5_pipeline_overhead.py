@@ -62,33 +62,47 @@ it directly (tiny model: a few milliseconds per document).
 """
 
 
+def _bare(model: str):
+    """Bare mlx-vlm: ``load`` + evaluate the weights + chat template, as its own examples do.
+    Returns ``once(png, max_tokens)`` → (seconds, CPU seconds, generated tokens, prompt tokens)
+    for one ``stream_generate`` of the PNG at ``temperature=0``."""
+    import mlx.core as mx
+    from mlx_vlm import load, stream_generate
+    from mlx_vlm.prompt_utils import apply_chat_template
+
+    from engine.presets import ModelSpec
+
+    model_, processor = load(model, trust_remote_code=False)
+    mx.eval(model_.parameters())
+    prompt = apply_chat_template(processor, model_.config, ModelSpec.resolve(model).prompt, num_images=1)
+
+    def once(png: str, max_tokens: int) -> tuple[float, float, int, int]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        last = None
+        for last in stream_generate(model_, processor, prompt, image=[png], max_tokens=max_tokens, temperature=0.0):
+            pass
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        if last is None:
+            return seconds, cpu, 0, 0
+        return seconds, cpu, last.generation_tokens, last.prompt_tokens
+
+    return once
+
+
 def bare_worker(model: str, max_tokens: int) -> dict:
     """One bare mlx-vlm OCR of the 64×64 PNG after a load (the quick run's scale for the overhead)."""
     import tempfile
     from pathlib import Path
 
-    import mlx.core as mx
-    from mlx_vlm import load, stream_generate
-    from mlx_vlm.prompt_utils import apply_chat_template
-
     from engine import samples
-    from engine.presets import ModelSpec
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
     os.chmod(tmp, 0o700)
     png = str(samples.write_png(tmp / "page.png"))
-    model_, processor = load(model, trust_remote_code=False)
-    mx.eval(model_.parameters())
-    prompt = apply_chat_template(processor, model_.config, ModelSpec.resolve(model).prompt, num_images=1)
-    t0, c0 = time.perf_counter(), time.process_time()
-    last = None
-    for last in stream_generate(model_, processor, prompt, image=[png], max_tokens=max_tokens, temperature=0.0):
-        pass
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    seconds, cpu, tokens, prompt_tokens = _bare(model)(png, max_tokens)
     os.unlink(png)
     tmp.rmdir()
-    return {"seconds": seconds, "cpu_seconds": cpu, "tokens": last.generation_tokens if last else 0,
-            "prompt_tokens": last.prompt_tokens if last else 0}
+    return {"seconds": seconds, "cpu_seconds": cpu, "tokens": tokens, "prompt_tokens": prompt_tokens}
 
 
 def worker(model: str, rounds: int, max_tokens: int) -> dict:
@@ -97,10 +111,6 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
     from pathlib import Path
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
-
-    import mlx.core as mx
-    from mlx_vlm import load, stream_generate
-    from mlx_vlm.prompt_utils import apply_chat_template
 
     from engine import samples
     from engine.engine_thread import Engine
@@ -138,19 +148,10 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
             raise RuntimeError(r.error)
         return seconds, cpu, sum(p.generation_tokens for p in r.pages), sum(p.prompt_tokens for p in r.pages)
 
-    bare_model, processor = load(model, trust_remote_code=False)
-    mx.eval(bare_model.parameters())
-    prompt = apply_chat_template(processor, bare_model.config, spec.prompt, num_images=1)
+    bare = _bare(model)
 
     def bare_once() -> tuple[float, float, int, int]:
-        t0, c0 = time.perf_counter(), time.process_time()
-        last = None
-        for last in stream_generate(bare_model, processor, prompt, image=[png], max_tokens=max_tokens, temperature=0.0):
-            pass
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        if last is None:
-            return seconds, cpu, 0, 0
-        return seconds, cpu, last.generation_tokens, last.prompt_tokens
+        return bare(png, max_tokens)
 
     engine_once()  # warm-up: the engine loads its model here
     bare_once()
@@ -279,7 +280,7 @@ def _plot(path, rows, title: str, paired: list[float] | None = None) -> None:
     ax.set_ylim(0, None)
     ax.set_ylabel("ms per document")
     ax.set_title(title, fontsize=9)
-    last = bx or ax
+    last = ax if bx is None else bx
     if bx is not None:  # its legend goes in the empty lower part of the panel above
         bx.axhline(1.0, color="#999999", linewidth=0.8)
         bx.axhline(LIMIT, color="#c0392b", linewidth=0.8, linestyle="--", label=f"ratio target ≤ {LIMIT}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +48,10 @@ def _mlx():
     return mx
 
 
-def _import_without_gc_pauses(name: str):
+def _import_without_gc_pauses(name: str, before: Callable[[], object] | None = None):
     """Import a big package (mlx_vlm pulls in transformers: about a million objects) without
-    stalling the GUI thread.
+    stalling the GUI thread. ``before`` runs first, only when the import is really needed
+    (the engine reads mlx_vlm's native libraries into the page cache there, ADR 0011).
 
     Python's cyclic collector runs with the GIL held and a full collection walks every
     object, so an import that size triggers a series of ever-longer pauses (50–170 ms each,
@@ -65,6 +65,8 @@ def _import_without_gc_pauses(name: str):
 
     if name in sys.modules:
         return sys.modules[name]
+    if before is not None:
+        before()
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -109,10 +111,9 @@ class Backend:
             self.unload()
         check_folder(path)
         t0 = time.perf_counter()
-        if "mlx_vlm" not in sys.modules:
-            # the import maps ~120 MB of native code with the GIL held: get it off the disk first
-            native_prefetch.warm()
-        load = _import_without_gc_pauses("mlx_vlm").load  # first: it imports mlx.core too
+        # first: it imports mlx.core too. The import maps ~120 MB of native code with the GIL
+        # held, so that code is read off the disk beforehand.
+        load = _import_without_gc_pauses("mlx_vlm", before=native_prefetch.warm).load
         mx = _mlx()
 
         # trust_remote_code=False explicitly: mlx-vlm's load() and some processors default it to True.
