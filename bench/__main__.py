@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "machine": common.machine(),
         "load_before": load,
-        "model": str(args.model) if args.model else "random bench model (engine.tiny_model, qwen2_vl, bench size)",
+        "model": str(args.model) if args.model else "random bench model (engine.testing.tiny_model, qwen2_vl, bench size)",
         "results": [dict(r.as_dict(), run_started=started.isoformat(timespec="seconds")) for r in results],
     }
     if wanted and (out / "results.json").exists():  # a partial run updates the saved figures it re-measured

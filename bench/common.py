@@ -67,7 +67,7 @@ class Context:
             t0 = time.perf_counter()
             out = self.tmp / f"model-{family}-{size}"
             # in a child process: the runner stays small (its children inherit nothing from it)
-            cmd = [self.python, "-m", "engine.tiny_model", str(out), "--family", family, "--size", size]
+            cmd = [self.python, "-m", "engine.testing.tiny_model", str(out), "--family", family, "--size", size]
             for attempt in (1, 2):  # a builder that dies on a busy machine gets one more go, and says why
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, cwd=ROOT, timeout=600)
                 if proc.returncode == 0:

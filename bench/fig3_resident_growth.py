@@ -44,7 +44,7 @@ def worker(model: str, docs: int, max_tokens: int) -> dict:
     from engine.engine_thread import Engine
     from engine.jobs import OcrOptions
     from engine.lifecycle import Mode
-    from engine.presets import ModelSpec
+    from engine.models.presets import ModelSpec
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-docs-"))
     os.chmod(tmp, 0o700)

@@ -70,7 +70,7 @@ def _bare(model: str):
     from mlx_vlm import load, stream_generate
     from mlx_vlm.prompt_utils import apply_chat_template
 
-    from engine.presets import ModelSpec
+    from engine.models.presets import ModelSpec
 
     model_, processor = load(model, trust_remote_code=False)
     mx.eval(model_.parameters())
@@ -116,7 +116,7 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
     from engine.engine_thread import Engine
     from engine.jobs import OcrOptions
     from engine.lifecycle import Mode, State
-    from engine.presets import ModelSpec
+    from engine.models.presets import ModelSpec
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
     os.chmod(tmp, 0o700)

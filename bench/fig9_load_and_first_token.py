@@ -51,7 +51,7 @@ def worker(side: str, model: str) -> dict:
     from mlx_vlm.prompt_utils import apply_chat_template
 
     from engine import samples
-    from engine.presets import ModelSpec
+    from engine.models.presets import ModelSpec
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
     os.chmod(tmp, 0o700)

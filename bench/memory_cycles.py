@@ -36,7 +36,7 @@ def run(cycles: int, release: str, model_dir: Path | None, size: str, sample_ms:
     from engine.engine_thread import Engine
     from engine.jobs import OcrOptions
     from engine.lifecycle import Mode, State
-    from engine.presets import ModelSpec
+    from engine.models.presets import ModelSpec
 
     proc = psutil.Process()
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))

@@ -94,7 +94,7 @@ def write(saved: dict, out: Path, path: Path = REPORT) -> Path:
         f"{m['device']} · Python {m['python']} · mlx {m['mlx']} · mlx-vlm {m['mlx_vlm']} · "
         f"PyMuPDF {m['pymupdf']} · PySide6 {m['PySide6']}. Load average at the start: {saved.get('load_before', '?')}.",
         "",
-        ("The model is a random-weight checkpoint built by `engine.tiny_model` (family qwen2_vl, size "
+        ("The model is a random-weight checkpoint built by `engine.testing.tiny_model` (family qwen2_vl, size "
          "`bench`: about 0.9 GB of weights, every tensor under 32 MB), so no download is needed and the "
          "text it produces is meaningless; the memory and timings are real."
          if saved.get("model", "random").startswith("random") else f"Model: `{saved['model']}`."),

@@ -92,7 +92,7 @@ class OcrTrayApp(QObject):
     ``show_window``: show the window at once (it always shows when there is no tray icon).
     ``history``: the history store the engine records pages in (``run_app`` passes the user's).
     ``downloader``: the model downloader, shared by the first-run download and the settings
-    panel's model list (default: an ``engine.downloads.Downloader``; it starts threads only
+    panel's model list (default: an ``engine.models.downloads.Downloader``; it starts threads only
     when asked to download).
     """
 
@@ -136,7 +136,7 @@ class OcrTrayApp(QObject):
         self.tray = Tray(show_icon=bool(tray), parent=self)
         self.window = MainWindow(self.settings, shared_actions=self.tray.menu.actions())
         if downloader is None:
-            from engine.downloads import Downloader
+            from engine.models.downloads import Downloader
 
             downloader = Downloader(parent=self)
         self.downloader = downloader

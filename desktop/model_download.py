@@ -5,7 +5,7 @@ Every such failure is collected here; the first one asks (a non-blocking message
 later ones only join the list while the question or the download is open. When the
 download ends, ``ready`` hands the collected paths back to be submitted again.
 
-The downloader (``engine.downloads.Downloader``, shared with the settings panel's model
+The downloader (``engine.models.downloads.Downloader``, shared with the settings panel's model
 list) does the network work off the GUI thread and reports ``progress``, ``finished``,
 ``failed`` and ``cancelled``; this flow only follows the download it started.
 """
@@ -16,8 +16,8 @@ import logging
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from engine.model_store import is_repo_id
-from engine.presets import ModelSpec, find_preset
+from engine.models.store import is_repo_id
+from engine.models.presets import ModelSpec, find_preset
 
 from .status_text import size
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class ModelDownloadFlow(QObject):
     asking = Signal(str)  # the question is open (its text)
     started = Signal(str)  # model label
-    progress = Signal(object)  # engine.downloads.DownloadProgress
+    progress = Signal(object)  # engine.models.downloads.DownloadProgress
     ready = Signal(list)  # paths to submit again
     ended = Signal(bool, str)  # success, one line for the person
     abandoned = Signal(list)  # paths that will not be submitted again

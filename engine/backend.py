@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import memory, native_prefetch, weights_reader
-from .model_store import check_folder, weight_bytes
-from .presets import ModelSpec
+from .models.store import check_folder, weight_bytes
+from .models.presets import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from .backend import Backend, Cancelled
 from .documents import DocumentError, PasswordRequired, display_name, open_document
 from .jobs import EngineStatus, JobInfo, JobResult, OcrOptions, PageProgress, PageResult, TextDelta
 from .lifecycle import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MODE, Action, Lifecycle, Mode, State
-from .model_store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, locate, weight_bytes
-from .presets import ModelSpec
+from .models.store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, locate, weight_bytes
+from .models.presets import ModelSpec
 
 log = logging.getLogger(__name__)
 

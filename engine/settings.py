@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 
 from .jobs import OcrOptions
 from .lifecycle import Mode
-from .presets import CUSTOM_ID, DEFAULT_CUSTOM_PROMPT, DEFAULT_PRESET_ID, PRESETS, ModelSpec, preset
+from .models.presets import CUSTOM_ID, DEFAULT_CUSTOM_PROMPT, DEFAULT_PRESET_ID, PRESETS, ModelSpec, preset
 
 log = logging.getLogger(__name__)
 

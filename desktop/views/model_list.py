@@ -6,7 +6,7 @@ and ``downloadModel``, ``deleteModel`` (asks first, non-blocking) and ``cancelDo
 
 Nothing here blocks the GUI thread: the cache is looked at and deleted from on a pool
 thread (``desktop.background``, file system only, never MLX) and the download runs in
-``engine.downloads.Downloader``, which reports through signals. A downloader can be
+``engine.models.downloads.Downloader``, which reports through signals. A downloader can be
 passed in (tests, or the app sharing its one downloader); otherwise one is made on the
 first Download. A download started elsewhere on the same downloader shows here too.
 """
@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from engine.downloads import CacheState, DownloadProgress
-from engine.presets import PRESETS, Preset
+from engine.models.downloads import CacheState, DownloadProgress
+from engine.models.presets import PRESETS, Preset
 
 from ..background import run_in_background
 from ..status_text import duration, size
@@ -50,14 +50,14 @@ PRESET_ROLE = Qt.ItemDataRole.UserRole + 1
 
 def _cache_state(repo_id: str) -> CacheState:
     """On a pool thread: a few stats in the Hugging Face cache (no network, no MLX)."""
-    from engine.downloads import cache_state
+    from engine.models.downloads import cache_state
 
     return cache_state(repo_id)
 
 
 def _delete(repo_id: str) -> int:
     """On a pool thread: remove the repo from the cache; the bytes freed."""
-    from engine.downloads import delete_from_cache
+    from engine.models.downloads import delete_from_cache
 
     return delete_from_cache(repo_id)
 
@@ -260,7 +260,7 @@ class ModelList(QWidget):
         if p is None or self.downloading is not None:
             return
         if self._downloader is None:
-            from engine.downloads import Downloader
+            from engine.models.downloads import Downloader
 
             self.set_downloader(Downloader(parent=self))
         self.downloading = p.repo_id

@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.presets import CUSTOM_ID, PRESETS
+from engine.models.presets import CUSTOM_ID, PRESETS
 from engine.settings import BY_KEY, SETTINGS, Setting, Settings
 
 from .model_list import ModelList

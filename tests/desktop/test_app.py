@@ -11,7 +11,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from desktop.views.result_view import TEXT_LAYER_LABEL
-from engine import samples
+from engine.testing import samples
 from engine.lifecycle import Mode, State
 
 from .conftest import WAIT_MS, Jobs, drop

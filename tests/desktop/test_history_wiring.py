@@ -7,7 +7,7 @@ import os
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from engine import samples
+from engine.testing import samples
 from engine.history import HistoryStore
 from engine.jobs import PageResult
 

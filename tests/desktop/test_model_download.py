@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
-from engine import samples
+from engine.testing import samples
 from tests.engine.hub_server import hub  # noqa: F401  (the pytest fixture)
 
 from .conftest import WAIT_MS, Jobs

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from PySide6.QtCore import QSettings
 
-from engine import samples
+from engine.testing import samples
 from engine.settings import Settings
 
 pytestmark = pytest.mark.slow

@@ -30,8 +30,8 @@ from desktop.views import model_list as model_list_module  # noqa: E402
 from desktop.views import settings_panel as panel_module  # noqa: E402
 from desktop.views.model_list import SCALE, STATUS  # noqa: E402
 from desktop.views.settings_panel import SettingsPanel, choice_name, object_name, tab_name  # noqa: E402
-from engine.downloads import DownloadProgress  # noqa: E402
-from engine.presets import CUSTOM_ID, PRESETS, preset  # noqa: E402
+from engine.models.downloads import DownloadProgress  # noqa: E402
+from engine.models.presets import CUSTOM_ID, PRESETS, preset  # noqa: E402
 from engine.settings import SETTINGS, Setting, Settings  # noqa: E402
 from tests.engine.hub_server import hub  # noqa: E402,F401  (the loopback hub fixture)
 
@@ -79,7 +79,7 @@ def cache_snapshot(cache: Path, repo_id: str, weights: int = 4096) -> Path:
 
 
 class FakeDownloader(QObject):
-    """The signals and methods of engine.downloads.Downloader; the test plays the network."""
+    """The signals and methods of engine.models.downloads.Downloader; the test plays the network."""
 
     progress = Signal(object)
     finished = Signal(str, object)
@@ -530,7 +530,7 @@ def test_a_download_started_elsewhere_on_the_shared_downloader_shows_here(make_p
 
 
 def test_download_from_the_loopback_hub_moves_the_bar_and_finishes(qtbot, hub, ini, tmp_path):  # noqa: F811
-    from engine.downloads import Downloader
+    from engine.models.downloads import Downloader
 
     weights = bytes(range(256)) * 2048  # 512 KB, sent in 16 KB chunks
     hub.add_repo(PADDLE.repo_id, {"config.json": b'{"model_type": "paddleocr_vl"}', "model.safetensors": weights, "tokenizer.json": b"{}"})

@@ -18,7 +18,7 @@ Use from any test package (tests/desktop too)::
 
     def test_x(hub, tiny_model_dir):
         hub.add_repo("test-org/tiny", tiny_model_dir)
-        ...  # engine.downloads.download("test-org/tiny") now fetches from the loopback hub
+        ...  # engine.models.downloads.download("test-org/tiny") now fetches from the loopback hub
 
 or ``with serve_hub() as server, hub_environment(server.url, cache_dir): ...`` outside pytest.
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from engine import samples
+from engine.testing import samples
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pymupdf
 import pytest
 from PIL import Image
 
-from engine import samples
+from engine.testing import samples
 from engine.documents import (
     MAX_ASPECT,
     MIN_SIDE,

@@ -17,12 +17,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine import downloads, models_cli, samples
-from engine.downloads import (
+from engine import models_cli
+from engine.models import downloads
+from engine.testing import samples
+from engine.models.downloads import (
     DownloadCancelled, DownloadProgress, HubUnreachable, NotEnoughDiskSpace, RepoNotFound, RepoRefused,
 )
-from engine.model_store import ModelNotFound, ModelTooLarge, cached_snapshot, check_fit, locate, memory_needed
-from engine.presets import PRESETS, ModelSpec, preset
+from engine.models.store import ModelNotFound, ModelTooLarge, cached_snapshot, check_fit, locate, memory_needed
+from engine.models.presets import PRESETS, ModelSpec, preset
 from tests.engine.hub_server import hub, offline  # noqa: F401  (hub is a fixture)
 
 REPO = "test-org/tiny-qwen2-vl"
@@ -480,7 +482,7 @@ def test_engine_refuses_a_load_that_does_not_fit_and_the_override_allows_it(
     from engine.engine_thread import Engine
     from engine.jobs import OcrOptions
     from engine.lifecycle import Mode, State
-    from engine.model_store import weight_bytes
+    from engine.models.store import weight_bytes
 
     need = memory_needed(weight_bytes(tiny_model_dir))
     real = psutil.virtual_memory

@@ -7,11 +7,11 @@ import psutil
 import pytest
 from PIL import Image
 
-from engine import samples
+from engine.testing import samples
 from engine.engine_thread import Engine
 from engine.jobs import OcrOptions
 from engine.lifecycle import Mode, State
-from engine.presets import ModelSpec
+from engine.models.presets import ModelSpec
 
 pytestmark = pytest.mark.slow
 

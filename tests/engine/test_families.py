@@ -2,11 +2,12 @@
 
 import pytest
 
-from engine import samples, tiny_model
+from engine.testing import samples
+from engine.testing import tiny_model
 from engine.engine_thread import Engine
 from engine.jobs import OcrOptions
 from engine.lifecycle import Mode, State
-from engine.presets import ModelSpec
+from engine.models.presets import ModelSpec
 
 pytestmark = pytest.mark.slow
 

@@ -588,7 +588,7 @@ def test_cli_reports_an_unreadable_history_in_one_line(tmp_path):
 def test_history_is_a_registered_subcommand():
     from engine.cli import COMMANDS, build_parser
 
-    assert COMMANDS["history"] == "engine.history_cli"
+    assert COMMANDS["history"] == "engine.cli.history"
     args = build_parser().parse_args(["history", "--search", "x", "--json"])
     assert (args.command, args.search, args.json, args.action) == ("history", "x", True, None)
     args = build_parser().parse_args(["history", "resume", "3", "--json", "--max-tokens", "4"])

@@ -65,7 +65,7 @@ def test_the_first_load_warms_before_importing_mlx_vlm(tiny_model_dir):
         import json, sys
         from engine import native_prefetch
         from engine.backend import Backend
-        from engine.presets import ModelSpec
+        from engine.models.presets import ModelSpec
         calls = []
         real = native_prefetch.warm
         def spy(*a, **k):

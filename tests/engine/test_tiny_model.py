@@ -1,4 +1,4 @@
-"""engine.tiny_model: random-weight checkpoints that mlx_vlm loads offline, for every family.
+"""engine.testing.tiny_model: random-weight checkpoints that mlx_vlm loads offline, for every family.
 
 Structure tests build each tiny family once per module; generation tests (slow) load
 and run them with ``trust_remote_code=False`` on a 64 x 64 image. Generated text is
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import tiny_model
+from engine.testing import tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPECTED_PROCESSORS = {
@@ -32,7 +32,7 @@ def built(tmp_path_factory):
 
 def test_module_imports_cheaply():
     code = (
-        "import sys, engine.tiny_model as t; "
+        "import sys, engine.testing.tiny_model as t; "
         "heavy = [m for m in ('mlx', 'mlx_vlm', 'numpy', 'transformers', 'tokenizers', 'PySide6', 'desktop') "
         "if m in sys.modules]; print(heavy)"
     )
@@ -131,7 +131,7 @@ def test_unknown_family_or_size_is_refused(tmp_path):
 def test_cli_prints_the_path_and_the_weight_bytes(tmp_path):
     out = tmp_path / "x"
     run = subprocess.run(
-        [sys.executable, "-m", "engine.tiny_model", str(out), "--family", "paddleocr_vl"],
+        [sys.executable, "-m", "engine.testing.tiny_model", str(out), "--family", "paddleocr_vl"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stderr[-2000:]

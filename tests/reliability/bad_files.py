@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from engine import samples
+from engine.testing import samples
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

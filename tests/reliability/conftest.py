@@ -17,7 +17,7 @@ from PySide6.QtCore import QCoreApplication
 from engine.engine_thread import Engine
 from engine.jobs import OcrOptions
 from engine.lifecycle import Mode, State
-from engine.presets import ModelSpec
+from engine.models.presets import ModelSpec
 
 WAIT_S = 60.0
 TOKENS = 3  # tiny random model: a few tokens per page keeps each page well under a second

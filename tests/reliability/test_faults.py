@@ -69,7 +69,7 @@ def _load_fails(make_engine, model, tmp_path, kind, words):
 
 def test_model_folder_missing_then_fixed(make_engine, tiny_model_dir, tmp_path):
     engine, rec = _load_fails(make_engine, tmp_path / "gone", tmp_path, "model-missing", "does not exist")
-    from engine.presets import ModelSpec
+    from engine.models.presets import ModelSpec
 
     engine.set_model(ModelSpec.resolve(str(tiny_model_dir)))  # the person picks a model that is there
     png = bad_files.png(tmp_path / "again.png")

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from engine import samples
+from engine.testing import samples
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import pytest
 
 from engine.history import HistoryStore
 from engine.jobs import OcrOptions
-from engine.model_store import ModelRejected, check_folder
+from engine.models.store import ModelRejected, check_folder
 
 from . import bad_files
 from .conftest import TOKENS, one_line, wait_until

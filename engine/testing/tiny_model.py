@@ -19,7 +19,7 @@ Sizes: "tiny" loads and generates in well under a second on a CPU; "bench" has t
 same vision tower and tokenizer but a text model of about 0.9 GB (float32) in which
 no tensor reaches 32 MB.
 
-    python -m engine.tiny_model OUT_DIR [--family qwen2_vl|paddleocr_vl|glm_ocr] [--size tiny|bench] [--seed N]
+    python -m engine.testing.tiny_model OUT_DIR [--family qwen2_vl|paddleocr_vl|glm_ocr] [--size tiny|bench] [--seed N]
 
 This module imports only the standard library at import time; numpy, tokenizers,
 transformers, mlx and mlx_vlm are imported by the functions that need them.
@@ -634,7 +634,7 @@ def build(out_dir: str | os.PathLike, family: str = "qwen2_vl", size: str = "tin
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m engine.tiny_model", description="Write a random-weight vision-language checkpoint."
+        prog="python -m engine.testing.tiny_model", description="Write a random-weight vision-language checkpoint."
     )
     p.add_argument("out_dir")
     p.add_argument("--family", choices=FAMILIES, default="qwen2_vl")

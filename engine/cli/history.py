@@ -16,7 +16,7 @@ import json
 import sys
 import time
 
-from .history import HistoryError, HistoryStore, default_store
+from engine.history import HistoryError, HistoryStore, default_store
 
 STATUS_WORDS = {
     "running": "reading now",
@@ -124,7 +124,7 @@ def _show(store: HistoryStore, record: int, as_json: bool, out) -> int:
 
 
 def _resume(store: HistoryStore, args: argparse.Namespace, out, err) -> int:
-    from . import cli
+    from engine import cli
 
     plan = store.resume_plan(args.id)
     parser = argparse.ArgumentParser(prog=f"ocr-tray history resume {args.id}")

@@ -13,19 +13,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import __version__
+from engine import __version__
 
 # subcommand -> module with ``add_arguments(parser)`` and ``run(args) -> int``; desktop.main routes them here
 COMMANDS = {
     "ocr": "engine.cli",
-    "history": "engine.history_cli",
-    "models": "engine.models_cli",
+    "history": "engine.cli.history",
+    "models": "engine.cli.models",
 }
 
 
 def add_ocr_arguments(p: argparse.ArgumentParser) -> None:
     """The OCR flags, generated from the settings table (defaults are the user's saved settings)."""
-    from .settings import SETTINGS
+    from engine.settings import SETTINGS
 
     p.add_argument("paths", nargs="+", metavar="PATH", help="images, PDFs or folders")
     for s in SETTINGS:
@@ -62,8 +62,8 @@ def resolve_ocr_settings(args: argparse.Namespace):
     """(ModelSpec, OcrOptions, check_memory) from the saved settings, overridden by the flags given."""
     from dataclasses import replace
 
-    from .presets import ModelSpec
-    from .settings import Settings
+    from engine.models.presets import ModelSpec
+    from engine.settings import Settings
 
     saved = Settings()
     flags = vars(args)
@@ -132,10 +132,10 @@ def run_ocr(args: argparse.Namespace, out=None, err=None) -> int:
     """OCR every path in order; stream text (or JSON lines) to ``out``. Non-zero if any input failed."""
     from PySide6.QtCore import QCoreApplication, QTimer
 
-    from .documents import expand
-    from .engine_thread import Engine
-    from .history import default_store
-    from .lifecycle import Mode
+    from engine.documents import expand
+    from engine.engine_thread import Engine
+    from engine.history import default_store
+    from engine.lifecycle import Mode
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -198,8 +198,8 @@ def self_test(out=None) -> int:
     """Build a tiny model, OCR a 2-page PDF and a PNG through the engine thread, print one line."""
     import io
 
-    from . import samples, tiny_model
-    from .memory import rss_bytes
+    from engine.testing import samples, tiny_model
+    from engine.memory import rss_bytes
 
     out = out or sys.stdout
     t0 = time.perf_counter()
@@ -209,7 +209,7 @@ def self_test(out=None) -> int:
         pdf = samples.write_pdf(Path(tmp) / "two-pages.pdf", pages=2, text_pages={1})
         png = samples.write_png(Path(tmp) / "image.png")
         args = build_parser().parse_args(["ocr", str(pdf), str(png), "--model", str(model), "--max-tokens", "8", "--json"])
-        from .history import HistoryStore
+        from engine.history import HistoryStore
 
         args.history_store = HistoryStore(Path(tmp) / "history.sqlite3")  # not the user's history
         buf, errors = io.StringIO(), io.StringIO()

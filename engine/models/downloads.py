@@ -1,6 +1,6 @@
 """Fetching a model into the standard Hugging Face cache, with progress, cancel and resume.
 
-The engine only ever reads local files (``engine.model_store.locate``); this module is the
+The engine only ever reads local files (``engine.models.store.locate``); this module is the
 one explicit way a model gets onto the disk. It uses ``huggingface_hub``'s own
 ``snapshot_download`` into the standard cache (``HF_HUB_CACHE``, by default
 ``~/.cache/huggingface/hub``), so a model fetched earlier by ``mlx_vlm`` or ``huggingface-cli``
@@ -79,7 +79,7 @@ from typing import Callable, Iterable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
-from .model_store import MODEL_FILE_PATTERNS, ModelNotFound, ModelRejected, check_folder, is_repo_id
+from .store import MODEL_FILE_PATTERNS, ModelNotFound, ModelRejected, check_folder, is_repo_id
 from .presets import find_preset
 
 log = logging.getLogger(__name__)

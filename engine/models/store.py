@@ -1,7 +1,7 @@
 """Where a model's files are: a local folder, or the standard Hugging Face cache.
 
 This module never touches the network: finding a model is local only. Downloading
-is a separate, explicit step (``engine.downloads``).
+is a separate, explicit step (``engine.models.downloads``).
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from . import downloads
-from .presets import DEFAULT_PRESET_ID, PRESETS
+from engine.models import downloads
+from engine.models.presets import DEFAULT_PRESET_ID, PRESETS
 
 BAR_WIDTH = 24
 

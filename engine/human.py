@@ -1,0 +1,53 @@
+"""Numbers and errors as a person reads them: one helper each, used by every view and command."""
+
+from __future__ import annotations
+
+ONE_LINE_LIMIT = 200
+
+
+def size_text(n: float) -> str:
+    """Bytes in decimal units, as Finder prints them: ``999 bytes``, ``12.3 KB``, ``812 MB``, ``1.9 GB``."""
+    n = float(n)
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def duration(seconds: float) -> str:
+    """``0:42``, ``4:05``, ``1:02:03``."""
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def one_line(e: BaseException | str, limit: int = ONE_LINE_LIMIT) -> str:
+    """An exception (or any text) as one line of at most ``limit`` characters; the type name when empty."""
+    text = " ".join(str(e).split())
+    if not text and isinstance(e, BaseException):
+        text = type(e).__name__
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 page``, ``3 pages``."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def ranges(numbers) -> str:
+    """1,2,3,5 -> ``1–3, 5``."""
+    parts: list[str] = []
+    start = prev = None
+    for n in sorted(set(numbers)):
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}–{prev}" if prev != start else str(start))
+            start = prev = n
+    if start is not None:
+        parts.append(f"{start}–{prev}" if prev != start else str(start))
+    return ", ".join(parts)

@@ -1,0 +1,1 @@
+"""Models: the preset table, where models are on disk, and downloads into the Hugging Face cache."""

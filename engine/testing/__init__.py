@@ -1,0 +1,1 @@
+"""Test and self-test helpers shipped with the app: random-weight models and sample documents."""
