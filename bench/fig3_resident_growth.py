@@ -40,7 +40,7 @@ def worker(model: str, docs: int, max_tokens: int) -> dict:
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from engine import samples
+    from engine.testing import samples
     from engine.engine_thread import Engine
     from engine.jobs import OcrOptions
     from engine.lifecycle import Mode

@@ -75,8 +75,9 @@ def worker(model: str, pages: int, scans: int, max_tokens: int, idle_s: float, s
 
     from PySide6.QtCore import QSettings, Qt, QTimer
 
-    from desktop.app import Application, OcrTrayApp
-    from engine import samples
+    from desktop.app import OcrTrayApp
+    from desktop.application import Application
+    from engine.testing import samples
     from engine.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))

@@ -94,7 +94,7 @@ def bare_worker(model: str, max_tokens: int) -> dict:
     import tempfile
     from pathlib import Path
 
-    from engine import samples
+    from engine.testing import samples
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
     os.chmod(tmp, 0o700)
@@ -112,7 +112,7 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from engine import samples
+    from engine.testing import samples
     from engine.engine_thread import Engine
     from engine.jobs import OcrOptions
     from engine.lifecycle import Mode, State

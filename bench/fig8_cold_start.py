@@ -45,7 +45,7 @@ for _f in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
     QSettings.setPath(_f, QSettings.Scope.UserScope, os.path.join(os.environ["XDG_CONFIG_HOME"], "settings"))
 from desktop import main as entry
 if not os.environ.get("OCR_TRAY_EXIT_WHEN_READY"):
-    from desktop import app as desktop_app
+    from desktop import application as desktop_app
     _exec = desktop_app.Application.exec
     def _exec_then_ready(self):
         from PySide6.QtCore import QTimer
@@ -61,7 +61,7 @@ sys.exit(entry.main(sys.argv[1:]))
 
 def _has_hook() -> bool:
     try:
-        return HOOK_ENV in (common.ROOT / "desktop" / "app.py").read_text()
+        return HOOK_ENV in (common.ROOT / "desktop" / "launch.py").read_text()
     except OSError:
         return False
 

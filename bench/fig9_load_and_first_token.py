@@ -50,7 +50,7 @@ def worker(side: str, model: str) -> dict:
     import mlx_vlm  # noqa: F401 - both sides import before the clock starts
     from mlx_vlm.prompt_utils import apply_chat_template
 
-    from engine import samples
+    from engine.testing import samples
     from engine.models.presets import ModelSpec
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))

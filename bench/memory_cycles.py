@@ -31,7 +31,7 @@ def run(cycles: int, release: str, model_dir: Path | None, size: str, sample_ms:
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
     from bench.common import footprint_bytes
-    from engine import samples, tiny_model
+    from engine.testing import samples, tiny_model
     from engine.backend import Backend
     from engine.engine_thread import Engine
     from engine.jobs import OcrOptions

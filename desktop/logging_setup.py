@@ -16,7 +16,8 @@ import os
 import sys
 from pathlib import Path
 
-APP_DIR_NAME = "OCR Tray"
+from engine.paths import log_dir
+
 LOG_FILE = "ocr-tray.log"
 MAX_BYTES = 1_000_000
 BACKUPS = 4
@@ -24,20 +25,6 @@ FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 _handler: logging.Handler | None = None
 _qt_handler = None  # kept alive: Qt holds only a borrowed reference
-
-
-def log_dir() -> Path:
-    override = os.environ.get("OCR_TRAY_LOG_DIR")
-    if override:
-        return Path(override)
-    home = Path.home()
-    if sys.platform == "darwin":
-        return home / "Library" / "Logs" / APP_DIR_NAME
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
-        return Path(base) / APP_DIR_NAME / "Logs"
-    state = os.environ.get("XDG_STATE_HOME") or str(home / ".local" / "state")
-    return Path(state) / "ocr-tray" / "log"
 
 
 def setup_logging(level: int | None = None, to_stderr: bool = True) -> Path | None:

@@ -1,4 +1,4 @@
-"""The ``ocr-tray`` entry point: subcommands go to the headless CLI, anything else starts the app."""
+"""The ``ocr-tray`` entry point: one parser (``engine.cli``); headless commands run there, the GUI form starts the app."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from engine import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] and (argv[0] in cli.COMMANDS or argv[0] in ("--self-test", "--version", "-h", "--help")):
-        return cli.main(argv)
-    from desktop.app import run_app
+    args = cli.parse(argv)
+    if cli.is_headless(args):
+        return cli.run(args)
+    from desktop.launch import run_app
 
-    return run_app(argv)
+    return run_app(args)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The first job with a missing model: ask once, download with progress, then run the jobs again.
 
-The engine fails a job whose model is not on disk with ``error_kind == "model-missing"``.
-Every such failure is collected here; the first one asks (a non-blocking message box),
-later ones only join the list while the question or the download is open. When the
-download ends, ``ready`` hands the collected paths back to be submitted again.
+The engine fails a job whose model is not on disk with ``ErrorKind.MODEL_MISSING``; the job
+controller offers each such failure here (``offer``) and holds the job while the question or
+the download is open. The first one asks (a non-blocking message box); later ones only join the
+list. When the download ends, the held jobs run again (``JobController.retry``, with their own
+options); when it is declined, cancelled or fails, they are given up (``abandon``).
 
 The downloader (``engine.models.downloads.Downloader``, shared with the settings panel's model
 list) does the network work off the GUI thread and reports ``progress``, ``finished``,
@@ -13,13 +14,15 @@ list) does the network work off the GUI thread and reports ``progress``, ``finis
 from __future__ import annotations
 
 import logging
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from engine.models.store import is_repo_id
+from engine.controller import JobController
+from engine.human import plural, size_text
+from engine.jobs import ErrorKind, JobResult
 from engine.models.presets import ModelSpec, find_preset
-
-from .status_text import size
+from engine.models.store import is_repo_id
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +31,20 @@ class ModelDownloadFlow(QObject):
     asking = Signal(str)  # the question is open (its text)
     started = Signal(str)  # model label
     progress = Signal(object)  # engine.models.downloads.DownloadProgress
-    ready = Signal(list)  # paths to submit again
     ended = Signal(bool, str)  # success, one line for the person
-    abandoned = Signal(list)  # paths that will not be submitted again
 
-    def __init__(self, window: QWidget, downloader: QObject, parent: QObject | None = None) -> None:
+    def __init__(self, window: QWidget, downloader: QObject, controller: JobController,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._window = window
         self._downloader = downloader
+        self._controller = controller
+        controller.set_retry_offer(ErrorKind.MODEL_MISSING, self.offer)
         downloader.progress.connect(self._on_progress)
         downloader.finished.connect(self._on_finished)
         downloader.failed.connect(self._on_failed)
         downloader.cancelled.connect(self._on_cancelled)
-        self._pending: list[str] = []
+        self._pending: list[JobResult] = []
         self._spec: ModelSpec | None = None
         self.question: QMessageBox | None = None
         self.downloading = False
@@ -49,23 +53,27 @@ class ModelDownloadFlow(QObject):
     def busy(self) -> bool:
         return self.question is not None or self.downloading
 
-    def offer(self, spec: ModelSpec, path: str) -> bool:
-        """A job failed because ``spec`` is not downloaded. False when it cannot be downloaded (a folder)."""
+    @property
+    def label(self) -> str:
+        return self._spec.label if self._spec is not None else ""
+
+    def offer(self, result: JobResult) -> bool:
+        """A job failed because the engine's model is not downloaded. False when it cannot be (a folder)."""
+        spec = self._controller.engine.spec
         if not is_repo_id(spec.source):
             return False
         if self.busy and self._spec is not None and self._spec.source == spec.source:
-            if path not in self._pending:
-                self._pending.append(path)
+            self._pending.append(result)
             return True
         if self.busy:
             return False  # another model's download is on: this job stays failed, with its message
-        self._spec, self._pending = spec, [path]
+        self._spec, self._pending = spec, [result]
         self._ask(spec)
         return True
 
     def _ask(self, spec: ModelSpec) -> None:
         preset = find_preset(spec.source)
-        about = f" (about {size(preset.approx_bytes)})" if preset is not None else ""
+        about = f" (about {size_text(preset.approx_bytes)})" if preset is not None else ""
         box = QMessageBox(self._window)
         box.setObjectName("downloadQuestion")
         box.setIcon(QMessageBox.Icon.Question)
@@ -90,8 +98,7 @@ class ModelDownloadFlow(QObject):
         if box is not None:
             box.deleteLater()
         if not yes:
-            count = len(self._pending)
-            self._give_up(f"{count} document{'s' if count != 1 else ''} not read: {self._spec.label} is not downloaded")
+            self._give_up(f"{plural(len(self._pending), 'document')} not read: {self.label} is not downloaded")
             return
         self.start()
 
@@ -99,10 +106,10 @@ class ModelDownloadFlow(QObject):
         assert self._spec is not None
         log.info("downloading model %s", self._spec.source)
         if not self._downloader.start(self._spec.source):
-            self._give_up(f"{self._spec.label}: not downloaded — another download is running; try again when it ends")
+            self._give_up(f"{self.label}: not downloaded — another download is running; try again when it ends")
             return
         self.downloading = True
-        self.started.emit(self._spec.label)
+        self.started.emit(self.label)
 
     def cancel(self) -> None:
         if self.downloading:
@@ -118,11 +125,12 @@ class ModelDownloadFlow(QObject):
     def _on_finished(self, repo_id: str, _path) -> None:
         if not self._ours(repo_id):
             return
-        paths, self._pending = self._pending, []
+        held, self._pending = self._pending, []
         self.downloading = False
         log.info("model %s downloaded", repo_id)
         self.ended.emit(True, "")
-        self.ready.emit(paths)
+        for result in held:
+            self._controller.retry(result)
 
     def _on_failed(self, repo_id: str, message: str) -> None:
         if self._ours(repo_id):
@@ -131,11 +139,12 @@ class ModelDownloadFlow(QObject):
 
     def _on_cancelled(self, repo_id: str) -> None:
         if self._ours(repo_id):
-            self._give_up(f"{self._spec.label}: download cancelled")
+            self._give_up(f"{self.label}: download cancelled")
 
     def _give_up(self, message: str) -> None:
-        """The jobs that waited stay failed; their files are handed back (``abandoned``) for clean-up."""
-        paths, self._pending = self._pending, []
+        """The jobs that waited stay failed (their temporary files go)."""
+        held, self._pending = self._pending, []
         self.downloading = False
         self.ended.emit(False, message)
-        self.abandoned.emit(paths)
+        for result in held:
+            self._controller.abandon(result)

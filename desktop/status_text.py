@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
+from engine.human import size_text
 from engine.jobs import EngineStatus
 from engine.lifecycle import State
-
-
-def size(n: int | float) -> str:
-    """Bytes as a Finder would print them (decimal units)."""
-    n = float(n)
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= scale:
-            value = n / scale
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-    return f"{int(n)} bytes"
-
-
-def duration(seconds: float) -> str:
-    """``0:42``, ``4:05``, ``1:02:03``."""
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def state_words(status: EngineStatus) -> str:
@@ -37,7 +20,7 @@ def state_words(status: EngineStatus) -> str:
     if status.unload_pending:
         words += " · unloads after this job"
     if status.model_bytes:
-        words += f" · {size(status.model_bytes)}"
+        words += f" · {size_text(status.model_bytes)}"
     return words
 
 

@@ -1,4 +1,4 @@
-"""Run small disk chores (walking a dropped folder, writing a clipboard PNG) off the GUI thread.
+"""Run small disk chores (walking a dropped folder, writing a clipboard PNG) off the calling (GUI) thread.
 
 Never for MLX: the model belongs to the engine thread alone. The result comes back to
 the GUI thread through a queued signal.

@@ -16,14 +16,28 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from . import memory
 from .backend import Backend, Cancelled
 from .documents import DocumentError, PasswordRequired, display_name, open_document
-from .jobs import EngineStatus, JobInfo, JobResult, OcrOptions, PageProgress, PageResult, TextDelta
+from .human import one_line
+from .jobs import (
+    Client,
+    EngineStatus,
+    ErrorKind,
+    HistorySink,
+    JobInfo,
+    JobResult,
+    JobStatus,
+    OcrOptions,
+    PageProgress,
+    PageResult,
+    PageSource,
+    TextDelta,
+)
 from .lifecycle import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MODE, Action, Lifecycle, Mode, State
 from .models.store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, locate, weight_bytes
 from .models.presets import ModelSpec
@@ -38,16 +52,16 @@ _RUNNING: set[tuple[QThread, "_Worker"]] = set()
 DEFAULT_QUEUE_LIMIT = 1000
 DEADLINE_RECHECK_MS = 15_000  # a timer may sleep with the machine; re-read the wall clock this often
 SHUTDOWN_TIMEOUT_S = 5.0
+_T = TypeVar("_T")
 
 
 @dataclass
 class _Job:
     info: JobInfo
-    options: OcrOptions
 
-
-def _short(e: BaseException) -> str:
-    return (" ".join(str(e).split()) or type(e).__name__)[:200]
+    @property
+    def options(self) -> OcrOptions:
+        return self.info.options
 
 
 class _Worker(QObject):
@@ -70,10 +84,10 @@ class _Worker(QObject):
         clock: Callable[[], float],
         backend: Backend | None = None,
         check_memory: bool = True,
-        history=None,
+        history: HistorySink | None = None,
     ) -> None:
         super().__init__()
-        self._history = history  # engine.history.HistoryStore, or None
+        self._history = history
         self._spec = spec
         self._lc = Lifecycle(clock, mode, idle_timeout_s)
         self._clock = clock
@@ -88,8 +102,9 @@ class _Worker(QObject):
         self._shutting_down = False
         self._timer: QTimer | None = None
         self._timer_token = -1
-        self._error_kind: str | None = None
+        self._error_kind: ErrorKind | None = None
         self._history_failed = False
+        self._loads = 0
         self.fault_hook: Callable[[str], None] | None = None  # tests inject faults here
 
     # -------------------------------------------------------------- thread start
@@ -108,7 +123,7 @@ class _Worker(QObject):
     def submit(self, jobs: list[_Job]) -> None:
         for job in jobs:
             if self._shutting_down:
-                self._finish_unstarted(job, "cancelled", None, None)
+                self._finish_unstarted(job, JobStatus.CANCELLED, None, None)
                 continue
             self._queue.append(job)
             self._apply(self._lc.job_queued())
@@ -123,7 +138,7 @@ class _Worker(QObject):
         for job in [j for j in self._queue if job_id is None or j.info.job_id == job_id]:
             self._queue.remove(job)
             self._apply(self._lc.job_withdrawn())
-            self._finish_unstarted(job, "cancelled", None, None)
+            self._finish_unstarted(job, JobStatus.CANCELLED, None, None)
         self._emit_state()
 
     @Slot()
@@ -220,19 +235,20 @@ class _Worker(QObject):
             self._fault("load")
             self.backend.load(spec, path)
         except ModelNotFound as e:
-            self._error_kind = "model-missing"
-            return self._lc.load_finished(False, _short(e))
+            self._error_kind = ErrorKind.MODEL_MISSING
+            return self._lc.load_finished(False, one_line(e))
         except ModelTooLarge as e:
-            self._error_kind = "memory"
-            return self._lc.load_finished(False, _short(e))
+            self._error_kind = ErrorKind.MEMORY
+            return self._lc.load_finished(False, one_line(e))
         except ModelRejected as e:
-            self._error_kind = "model"
-            return self._lc.load_finished(False, _short(e))
+            self._error_kind = ErrorKind.MODEL
+            return self._lc.load_finished(False, one_line(e))
         except Exception as e:  # a damaged model folder raises anything from anywhere
             log.warning("model load failed: %s", type(e).__name__)
-            self._error_kind = "model"
+            self._error_kind = ErrorKind.MODEL
             self.backend.unload()
-            return self._lc.load_finished(False, f"{spec.label} could not be loaded: {_short(e)}")
+            return self._lc.load_finished(False, f"{spec.label} could not be loaded: {one_line(e)}")
+        self._loads += 1
         return self._lc.load_finished(True)
 
     def _unload(self) -> list[Action]:
@@ -243,10 +259,13 @@ class _Worker(QObject):
         error = self._lc.last_error or "the model could not be loaded"
         while self._queue:
             job = self._queue.popleft()
-            self._finish_unstarted(job, "failed", f"{display_name(job.info.path)}: not processed — {error}", self._error_kind)
+            name = display_name(job.info.path)
+            self._finish_unstarted(job, JobStatus.FAILED, f"{name}: not processed — {error}", self._error_kind)
 
-    def _finish_unstarted(self, job: _Job, status: str, error: str | None, kind: str | None) -> None:
-        self.jobDone.emit(JobResult(job.info.job_id, job.info.path, status, error=error, error_kind=kind))
+    def _finish_unstarted(
+        self, job: _Job, status: JobStatus, error: str | None, kind: ErrorKind | None
+    ) -> None:
+        self.jobDone.emit(_result(job.info, status, error=error, error_kind=kind))
 
     # ----------------------------------------------------------------- one job
     def _run_next_job(self) -> list[Action]:
@@ -255,7 +274,8 @@ class _Worker(QObject):
         self.jobStarted.emit(info)
         t0 = time.perf_counter()
         pages: list[PageResult] = []
-        status, error, kind, count, doc, record = "done", None, None, 0, None, None
+        status, error, kind = JobStatus.DONE, None, None
+        count, doc, record = 0, None, None
         spec = self.backend.spec or self._spec
         limits = spec.with_limits(opts.max_side)
         try:
@@ -264,59 +284,64 @@ class _Worker(QObject):
                 max_side=limits.max_side,
                 max_pixels=limits.max_pixels,
                 dpi=opts.dpi,
-                text_layer=opts.text_layer,
+                text_layer=opts.text_layer.value,
                 password=opts.password,
             )
             count = doc.page_count
-            record = self._history_call("start_document", info.path, count, spec.label, opts.history_id)
+            history = self._history
+            if history is not None:
+                record = self._record(
+                    lambda: history.start_document(info.path, count, spec.label, opts.history_id, opts, spec.source)
+                )
             for page in doc.pages(opts.pages):
                 self._check_cancel(info.job_id)
                 self.pageStarted.emit(PageProgress(info.job_id, info.path, page.number, page.count))
                 result = self._ocr_page(info, opts, spec, page)
                 del page
                 pages.append(result)
-                if record is not None:
-                    self._history_call("add_page", record, result)  # committed the moment the page is done
+                if history is not None and record is not None:
+                    rec = record
+                    self._record(lambda: history.add_page(rec, result))  # committed the moment the page is done
                 self.pageFinished.emit(result)
                 QCoreApplication.processEvents()
             self._check_cancel(info.job_id)
         except Cancelled:
-            status = "cancelled"
+            status = JobStatus.CANCELLED
         except PasswordRequired as e:
-            status, error, kind = "failed", str(e), "password"
+            status, error, kind = JobStatus.FAILED, str(e), ErrorKind.PASSWORD
         except DocumentError as e:
-            status, error, kind = "failed", str(e), "document"
+            status, error, kind = JobStatus.FAILED, str(e), ErrorKind.DOCUMENT
         except Exception as e:
             log.warning("OCR failed: %s", type(e).__name__)  # never the document's text
-            status, error, kind = "failed", f"{display_name(info.path)}: OCR failed ({_short(e)})", "model"
+            status, error, kind = JobStatus.FAILED, f"{display_name(info.path)}: OCR failed ({one_line(e)})", ErrorKind.MODEL
         finally:
             if doc is not None:
                 doc.close()
             del doc
             peak = self.backend.end_document()
-            if record is not None:
-                self._history_call("finish_document", record, status, error)
+            if self._history is not None and record is not None:
+                history, rec = self._history, record
+                self._record(lambda: history.finish_document(rec, status, error, kind))
             self._cancelled.discard(info.job_id)
             self._current = None
         self.jobDone.emit(
-            JobResult(
-                info.job_id,
-                info.path,
-                status,
-                tuple(pages),
-                count,
-                error=error,
-                error_kind=kind,
-                seconds=time.perf_counter() - t0,
-                peak_memory=peak,
+            _result(
+                info, status, tuple(pages), count, error=error, error_kind=kind,
+                seconds=time.perf_counter() - t0, peak_memory=peak,
             )
         )
         return self._lc.job_finished()
 
     def _ocr_page(self, info: JobInfo, opts: OcrOptions, spec: ModelSpec, page) -> PageResult:
+        failed = getattr(page, "error", None)
+        rejected = getattr(page, "text_layer_rejected", None)
+        if failed is not None:  # one bad page costs one page: reported, and the document goes on
+            return PageResult(info.job_id, info.path, page.number, page.count, "", PageSource.FAILED, spec.label,
+                              error=failed)
         if page.text is not None:
             self.textDelta.emit(TextDelta(info.job_id, page.number, page.text))
-            return PageResult(info.job_id, info.path, page.number, page.count, page.text, "text-layer", spec.label)
+            return PageResult(info.job_id, info.path, page.number, page.count, page.text, PageSource.TEXT_LAYER,
+                              spec.label)
 
         def on_text(delta: str) -> None:
             self.textDelta.emit(TextDelta(info.job_id, page.number, delta))
@@ -324,15 +349,17 @@ class _Worker(QObject):
             QCoreApplication.processEvents()
 
         image, page.image = page.image, None  # the page holds no pixels past this point
-        text, stats = self.backend.ocr(image, opts.max_tokens, on_text, lambda: info.job_id in self._cancelled)
+        text, stats = self.backend.ocr(
+            image, opts.max_tokens, on_text, lambda: info.job_id in self._cancelled, prompt=opts.prompt
+        )
         del image
-        result = PageResult(
+        return PageResult(
             info.job_id,
             info.path,
             page.number,
             page.count,
             text,
-            "model",
+            PageSource.MODEL,
             spec.label,
             stats.prompt_tokens,
             stats.generation_tokens,
@@ -340,22 +367,20 @@ class _Worker(QObject):
             stats.first_token_seconds,
             stats.tokens_per_second,
             stats.peak_memory,
+            text_layer_rejected=rejected,
         )
-        return result
 
-    def _history_call(self, method: str, *args):
+    def _record(self, write: Callable[[], _T]) -> _T | None:
         """Write to the history; a failure (disk full) is reported once and never stops the OCR."""
-        if self._history is None:
-            return None
         try:
-            result = getattr(self._history, method)(*args)
+            result = write()
             self._history_failed = False
             return result
         except Exception as e:
             log.error("history write failed: %s", type(e).__name__)
             if not self._history_failed:
                 self._history_failed = True
-                self.historyError.emit(f"History could not be saved ({_short(e)}); the text is still shown here.")
+                self.historyError.emit(f"History could not be saved ({one_line(e)}); the text is still shown here.")
             return None
 
     def _check_cancel(self, job_id: int) -> None:
@@ -401,8 +426,16 @@ class _Worker(QObject):
                 queued=len(self._queue),
                 error=snap.last_error,
                 error_kind=self._error_kind if snap.last_error else None,
+                loads=self._loads,
             )
         )
+
+
+def _result(info: JobInfo, status: JobStatus, pages: tuple[PageResult, ...] = (), count: int = 0,
+            **fields) -> JobResult:
+    """A job's result, carrying what the job carried (its options, client and whether its file is temporary)."""
+    return JobResult(info.job_id, info.path, status, pages, count, options=info.options, client=info.client,
+                     temporary=info.temporary, **fields)
 
 
 class Engine(QObject):
@@ -421,6 +454,7 @@ class Engine(QObject):
     pageFinished = Signal(object)  # PageResult
     jobFinished = Signal(object)  # JobResult (done or cancelled)
     jobFailed = Signal(object)  # JobResult (failed)
+    jobRejected = Signal(object)  # JobResult (failed, ErrorKind.QUEUE): never queued, the queue was full
     notice = Signal(str)  # something the user should read that is not a job's failure
     engineStopped = Signal()  # the thread stopped after shutdown()
 
@@ -441,7 +475,7 @@ class Engine(QObject):
         clock: Callable[[], float] = time.time,
         queue_limit: int = DEFAULT_QUEUE_LIMIT,
         check_memory: bool = True,
-        history=None,
+        history: HistorySink | None = None,
         backend: Backend | None = None,
         parent: QObject | None = None,
     ) -> None:
@@ -516,10 +550,10 @@ class Engine(QObject):
         waiting = [job for j, job in self._outstanding.items() if j not in self._started]
         for job in running:
             self._on_done(
-                JobResult(
-                    job.info.job_id, job.info.path, "failed",
+                _result(
+                    job.info, JobStatus.FAILED,
                     error=f"{display_name(job.info.path)}: the OCR engine stopped unexpectedly; try again",
-                    error_kind="engine",
+                    error_kind=ErrorKind.ENGINE,
                 )
             )
         self.notice.emit("The OCR engine stopped unexpectedly and was restarted.")
@@ -528,8 +562,22 @@ class Engine(QObject):
             self._toSubmit.emit(waiting)
 
     # ---------------------------------------------------------------- requests
-    def submit(self, paths: Iterable[str | os.PathLike], options: OcrOptions | None = None) -> list[int]:
-        """Queue documents (FIFO). Returns the new job ids; duplicates already queued are skipped."""
+    def submit(
+        self,
+        paths: Iterable[str | os.PathLike],
+        options: OcrOptions | None = None,
+        *,
+        client: Client = Client.WINDOW,
+        client_name: str = "",
+        temporary: bool = False,
+    ) -> list[int]:
+        """Queue documents (FIFO). Returns the new job ids; duplicates already queued are skipped.
+
+        A document refused because the queue is full is named in ``notice`` and reported as a
+        ``jobRejected`` result (``ErrorKind.QUEUE``). ``temporary``: the files are the app's own
+        copies (clipboard images, uploads), which their client removes when ``jobFinished``/``jobFailed``
+        says the job ended.
+        """
         options = options or OcrOptions()
         if self._closing:
             return []
@@ -542,13 +590,15 @@ class Engine(QObject):
                 self.notice.emit(f"{display_name(path)}: already in the queue")
                 continue
             if len(self._outstanding) + len(jobs) >= self.queue_limit:
-                self.notice.emit(
-                    f"{display_name(path)}: not queued — the queue is full ({self.queue_limit} documents)"
-                )
+                message = f"{display_name(path)}: not queued — the queue is full ({self.queue_limit} documents)"
+                self.notice.emit(message)
+                refused = JobInfo(next(self._ids), path, -1, options, client, client_name, temporary)
+                self.jobRejected.emit(_result(refused, JobStatus.FAILED, error=message, error_kind=ErrorKind.QUEUE))
                 continue
             queued_paths.add(key)
-            info = JobInfo(next(self._ids), path, len(self._outstanding) + len(jobs))
-            jobs.append(_Job(info, options))
+            position = len(self._outstanding) + len(jobs)
+            info = JobInfo(next(self._ids), path, position, options, client, client_name, temporary)
+            jobs.append(_Job(info))
         for job in jobs:
             self._outstanding[job.info.job_id] = job
             self.jobQueued.emit(job.info)
@@ -593,6 +643,10 @@ class Engine(QObject):
     def outstanding(self) -> int:
         return len(self._outstanding)
 
+    def room(self) -> int:
+        """How many more documents the queue takes now."""
+        return max(0, self.queue_limit - len(self._outstanding))
+
     def shutdown(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> bool:
         """Cancel every job, unload, and join the engine thread. Waits at most ``timeout_s``."""
         if self._thread is None:
@@ -624,7 +678,7 @@ class Engine(QObject):
         if self._outstanding.pop(result.job_id, None) is None:
             return  # already reported (a restart raced the worker)
         self._started.discard(result.job_id)
-        if result.status == "failed":
+        if result.status is JobStatus.FAILED:
             self.jobFailed.emit(result)
         else:
             self.jobFinished.emit(result)

@@ -19,6 +19,7 @@ Nothing here logs a document's text. See docs/adr/0006-history-store.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sqlite3
@@ -31,18 +32,17 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .documents import display_name
+from .jobs import DocumentStatus, ErrorKind, JobStatus, OcrOptions, PageResult, PageSource, TextLayer
+from .paths import data_dir
 
 log = logging.getLogger(__name__)
 
-APP_DIR_NAME = "OCR Tray"
 DB_NAME = "history.sqlite3"
 POOL_SIZE = 4  # idle connections kept open (the engine thread, the window's reads)
 BUSY_TIMEOUT_MS = 5_000  # another process (the CLI beside the app) holding the write lock
 SNIPPET_CHARS = 80
 
-# stored statuses; "interrupted" and "incomplete" are derived when listing
-RUNNING, DONE, CANCELLED, FAILED = "running", "done", "cancelled", "failed"
-INTERRUPTED, INCOMPLETE = "interrupted", "incomplete"
+# stored statuses: RUNNING and the JobStatus values; INTERRUPTED and INCOMPLETE are derived when listing
 
 
 class HistoryError(Exception):
@@ -50,21 +50,6 @@ class HistoryError(Exception):
 
 
 # ------------------------------------------------------------------ location
-def data_dir() -> Path:
-    """The app-data folder: macOS ``~/Library/Application Support/OCR Tray``; Linux
-    ``$XDG_DATA_HOME/OCR Tray`` (``~/.local/share``); Windows ``%APPDATA%/OCR Tray``.
-    ``OCR_TRAY_DATA_DIR`` overrides it (tests, portable set-ups)."""
-    override = os.environ.get("OCR_TRAY_DATA_DIR")
-    if override:
-        return Path(override)
-    home = Path.home()
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / APP_DIR_NAME
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / APP_DIR_NAME
-    return Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share") / APP_DIR_NAME
-
-
 def default_path() -> Path:
     return data_dir() / DB_NAME
 
@@ -112,8 +97,29 @@ def _v2(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX documents_by_started ON documents(started)")
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """Typed statuses (``engine.jobs``): why a job failed, the options and model it was read with (a
+    resume reuses them), failed pages and rejected text layers. Values an older version may have left
+    that no status or source names are read as failed / model."""
+    db.execute("ALTER TABLE documents ADD COLUMN error_kind TEXT")
+    db.execute("ALTER TABLE documents ADD COLUMN options TEXT")  # OcrOptions.as_json(), never a password
+    db.execute("ALTER TABLE documents ADD COLUMN model_source TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE pages ADD COLUMN error TEXT")
+    db.execute("ALTER TABLE pages ADD COLUMN text_layer_rejected TEXT")
+    stored = [DocumentStatus.RUNNING.value, *(s.value for s in JobStatus)]
+    db.execute(
+        f"UPDATE documents SET status = ? WHERE status NOT IN ({','.join('?' * len(stored))})",
+        (JobStatus.FAILED.value, *stored),
+    )
+    sources = [s.value for s in PageSource]
+    db.execute(
+        f"UPDATE pages SET source = ? WHERE source NOT IN ({','.join('?' * len(sources))})",
+        (PageSource.MODEL.value, *sources),
+    )
+
+
 # version N is reached by running MIGRATIONS[N - 1] on version N - 1, in one transaction
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -201,12 +207,15 @@ class HistoryDocument:
     name: str
     pages: int
     model: str
-    status: str  # running / interrupted / done / incomplete / cancelled / failed
+    status: DocumentStatus
     error: str | None
     started: float
     finished: float | None
-    pages_done: tuple[int, ...]
+    pages_done: tuple[int, ...]  # pages with text (a failed page is stored, but counts as missing)
     snippet: str | None = None  # with a search: the text around the first match
+    error_kind: ErrorKind | None = None
+    model_source: str = ""  # what to load to read it again (a preset's repo id or a folder)
+    options: dict | None = None  # OcrOptions.as_json() it was read with
 
     @property
     def missing(self) -> tuple[int, ...]:
@@ -215,14 +224,14 @@ class HistoryDocument:
 
     @property
     def resumable(self) -> bool:
-        return self.status in (INTERRUPTED, INCOMPLETE, CANCELLED, FAILED) and bool(self.missing)
+        return self.status.resumable and bool(self.missing)
 
     def as_json(self) -> dict:
         return {
             "id": self.id,
             "path": self.path,
             "name": self.name,
-            "status": self.status,
+            "status": self.status.value,
             "pages": self.pages,
             "pages_done": list(self.pages_done),
             "missing": list(self.missing),
@@ -235,62 +244,32 @@ class HistoryDocument:
 
 
 @dataclass(frozen=True)
-class HistoryPage:
-    document_id: int
-    path: str
-    page: int
-    pages: int
-    text: str
-    source: str
-    model: str
-    prompt_tokens: int
-    generation_tokens: int
-    seconds: float
-    first_token_seconds: float
-    tokens_per_second: float
-    peak_memory: int
-    finished: float
-
-    def as_page_result(self, job_id: int = 0):
-        """The page as the engine reported it (for the result view)."""
-        from .jobs import PageResult
-
-        return PageResult(
-            job_id, self.path, self.page, self.pages, self.text, self.source, self.model,
-            self.prompt_tokens, self.generation_tokens, self.seconds, self.first_token_seconds,
-            self.tokens_per_second, self.peak_memory,
-        )
-
-    def as_json(self) -> dict:
-        return {
-            "id": self.document_id,
-            "path": self.path,
-            "page": self.page,
-            "pages": self.pages,
-            "text": self.text,
-            "source": self.source,
-            "model": self.model,
-            "prompt_tokens": self.prompt_tokens,
-            "generation_tokens": self.generation_tokens,
-            "seconds": round(self.seconds, 4),
-            "finished": self.finished,
-        }
-
-
-@dataclass(frozen=True)
 class ResumePlan:
-    """What to submit to finish an interrupted document: ``OcrOptions(pages=pages, history_id=history_id)``."""
+    """What to submit to finish an interrupted document: only the missing pages, into the same record,
+    with the model and options it was read with."""
 
     history_id: int
     path: str
     pages: frozenset[int]
+    model_source: str = ""
+    stored_options: dict | None = None
 
-    def options(self, base=None):
+    def options(self, base: OcrOptions | None = None) -> OcrOptions:
+        """``base`` (today's settings) with the document's own reading options, its missing pages and record."""
         from dataclasses import replace
 
-        from .jobs import OcrOptions
-
-        return replace(base or OcrOptions(), pages=self.pages, history_id=self.history_id)
+        base = base or OcrOptions()
+        kept = self.stored_options or {}
+        return replace(
+            base,
+            max_tokens=int(kept.get("max_tokens") or base.max_tokens),
+            dpi=int(kept.get("dpi") or base.dpi),
+            max_side=kept.get("max_side", base.max_side),
+            text_layer=TextLayer.parse(kept.get("text_layer", base.text_layer)),
+            prompt=kept.get("prompt", base.prompt),
+            pages=self.pages,
+            history_id=self.history_id,
+        )
 
 
 # ------------------------------------------------------------------ the store
@@ -424,19 +403,35 @@ class HistoryStore:
         self.keep = max(0, int(keep))
 
     # ---------------------------------------------------- the engine's hooks
-    def start_document(self, path: str, pages: int, model: str, history_id: int | None = None) -> int:
-        """A document was opened: a new record, or (resume) the interrupted record ``history_id``."""
+    def start_document(
+        self,
+        path: str,
+        pages: int,
+        model: str,
+        history_id: int | None = None,
+        options: OcrOptions | None = None,
+        model_source: str = "",
+    ) -> int:
+        """A document was opened: a new record, or (resume) the interrupted record ``history_id``.
+
+        The path is kept absolute, so a resume works from any folder; ``options`` and ``model_source``
+        are kept so a resume reads the missing pages the way the others were read.
+        """
+        path = os.path.abspath(path)
         raw = os.fsencode(path)
         size, mtime = _fingerprint(path)
+        kept = json.dumps(options.as_json()) if options is not None else None
         record = None
         with self._connection() as db, _transaction(db):
             if history_id is not None:
                 row = db.execute("SELECT path, pages FROM documents WHERE id = ?", (history_id,)).fetchone()
                 if row is not None and bytes(row[0]) == raw and row[1] == pages:
                     db.execute(
-                        "UPDATE documents SET status = ?, error = NULL, finished = NULL, owner = ?, model = ?, "
-                        "file_size = ?, file_mtime_ns = ? WHERE id = ?",
-                        (RUNNING, _me(), model, size, mtime, history_id),
+                        "UPDATE documents SET status = ?, error = NULL, error_kind = NULL, finished = NULL, owner = ?,"
+                        " model = ?, file_size = ?, file_mtime_ns = ?,"
+                        " options = coalesce(?, options), model_source = coalesce(nullif(?, ''), model_source)"
+                        " WHERE id = ?",
+                        (DocumentStatus.RUNNING, _me(), model, size, mtime, kept, model_source, history_id),
                     )
                     record = history_id
                 else:
@@ -444,36 +439,39 @@ class HistoryStore:
                     log.warning("history: record %s cannot be resumed into; starting a new one", history_id)
             if record is None:
                 cur = db.execute(
-                    "INSERT INTO documents (path, name, pages, model, status, started, owner, file_size, file_mtime_ns)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (raw, display_name(path), pages, model, RUNNING, time.time(), _me(), size, mtime),
+                    "INSERT INTO documents (path, name, pages, model, status, started, owner, file_size, file_mtime_ns,"
+                    " options, model_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (raw, display_name(path), pages, model, DocumentStatus.RUNNING, time.time(), _me(), size, mtime, kept,
+                     model_source),
                 )
-                record = int(cur.lastrowid)
+                record = int(cur.lastrowid or 0)
         with _OPEN_LOCK:
             _OPEN_RECORDS.add((str(self.path), record))
         return record
 
-    def add_page(self, record: int, page) -> None:
-        """Commit one finished page (an ``engine.jobs.PageResult``) at once."""
+    def add_page(self, record: int, page: PageResult) -> None:
+        """Commit one finished page at once (a failed page too, with its error: it counts as missing)."""
         with self._connection() as db, _transaction(db):
             db.execute(
                 "INSERT OR REPLACE INTO pages (document_id, page, text, source, model, prompt_tokens, generation_tokens,"
-                " seconds, first_token_seconds, tokens_per_second, peak_memory, finished)"
-                " SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM documents WHERE id = ?",  # nothing if deleted meanwhile
+                " seconds, first_token_seconds, tokens_per_second, peak_memory, finished, error, text_layer_rejected)"
+                " SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM documents WHERE id = ?",  # nothing if deleted
                 (
-                    page.page, _storable(page.text), page.source, page.model, page.prompt_tokens,
+                    page.page, _storable(page.text), PageSource(page.source).value, page.model, page.prompt_tokens,
                     page.generation_tokens, page.seconds, page.first_token_seconds, page.tokens_per_second,
-                    page.peak_memory, time.time(), record,
+                    page.peak_memory, time.time(), page.error, page.text_layer_rejected, record,
                 ),
             )
 
-    def finish_document(self, record: int, status: str, error: str | None = None) -> None:
+    def finish_document(
+        self, record: int, status: JobStatus, error: str | None = None, kind: ErrorKind | None = None
+    ) -> None:
         """The document ended (done, cancelled or failed); then the retention applies."""
         try:
             with self._connection() as db, _transaction(db):
                 db.execute(
-                    "UPDATE documents SET status = ?, error = ?, finished = ?, owner = '' WHERE id = ?",
-                    (status, error, time.time(), record),
+                    "UPDATE documents SET status = ?, error = ?, error_kind = ?, finished = ?, owner = '' WHERE id = ?",
+                    (JobStatus(status).value, error, ErrorKind(kind).value if kind else None, time.time(), record),
                 )
         finally:
             with _OPEN_LOCK:
@@ -484,7 +482,8 @@ class HistoryStore:
     # --------------------------------------------------------------- reading
     _COLUMNS = (
         "SELECT d.id, d.path, d.name, d.pages, d.model, d.status, d.error, d.started, d.finished, d.owner,"
-        " (SELECT group_concat(page) FROM (SELECT page FROM pages WHERE document_id = d.id ORDER BY page))"
+        " (SELECT group_concat(page) FROM (SELECT page FROM pages WHERE document_id = d.id AND source != 'failed'"
+        " ORDER BY page)), d.error_kind, d.model_source, d.options"
         " FROM documents d"
     )
 
@@ -516,7 +515,11 @@ class HistoryStore:
         return self._document(row)
 
     def _document(self, row, snippet: str | None = None) -> HistoryDocument:
-        doc_id, raw, name, pages, model, status, error, started, finished, owner, done = row
+        doc_id, raw, name, pages, model, status, error, started, finished, owner, done, kind, source, kept = row
+        try:
+            options = json.loads(kept) if kept else None
+        except ValueError:
+            options = None
         return HistoryDocument(
             id=doc_id,
             path=os.fsdecode(bytes(raw)),
@@ -529,29 +532,39 @@ class HistoryStore:
             finished=finished,
             pages_done=tuple(int(n) for n in done.split(",")) if done else (),
             snippet=snippet,
+            error_kind=_kind(kind),
+            model_source=source or "",
+            options=options if isinstance(options, dict) else None,
         )
 
-    def pages(self, record: int) -> list[HistoryPage]:
+    def pages(self, record: int) -> list[PageResult]:
+        """The stored pages of ``record``, in order, as the engine reported them (``job_id`` is ``-record``,
+        so they never collide with the engine's positive job ids)."""
         with self._connection() as db:
             head = db.execute("SELECT path, pages FROM documents WHERE id = ?", (record,)).fetchone()
             if head is None:
                 raise HistoryError(f"there is no document {record} in the history")
             rows = db.execute(
                 "SELECT page, text, source, model, prompt_tokens, generation_tokens, seconds, first_token_seconds,"
-                " tokens_per_second, peak_memory, finished FROM pages WHERE document_id = ? ORDER BY page",
+                " tokens_per_second, peak_memory, error, text_layer_rejected, finished"
+                " FROM pages WHERE document_id = ? ORDER BY page",
                 (record,),
             ).fetchall()
         path, count = os.fsdecode(bytes(head[0])), head[1]
-        return [HistoryPage(record, path, r[0], count, *r[1:]) for r in rows]
+        return [
+            PageResult(-record, path, r[0], count, r[1], PageSource(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                       error=r[10], text_layer_rejected=r[11], finished=r[12])
+            for r in rows
+        ]
 
     def interrupted(self) -> list[HistoryDocument]:
-        return [d for d in self.documents() if d.status == INTERRUPTED]
+        return [d for d in self.documents() if d.status is DocumentStatus.INTERRUPTED]
 
     def resume_plan(self, record: int) -> ResumePlan:
         """The pages still missing from ``record``. HistoryError (one line) when it cannot be resumed."""
         doc = self.document(record)
         name = doc.name
-        if doc.status == RUNNING:
+        if doc.status is DocumentStatus.RUNNING:
             raise HistoryError(f"{name}: it is being read right now")
         if not doc.missing:
             raise HistoryError(f"{name}: every page is already done")
@@ -562,7 +575,7 @@ class HistoryStore:
             stored = db.execute("SELECT file_size, file_mtime_ns FROM documents WHERE id = ?", (record,)).fetchone()
         if stored is not None and stored[0] is not None and (stored[0], stored[1]) != (size, mtime):
             raise HistoryError(f"{name}: the file changed since it was read; OCR it again from the start")
-        return ResumePlan(record, doc.path, frozenset(doc.missing))
+        return ResumePlan(record, doc.path, frozenset(doc.missing), doc.model_source, doc.options)
 
     # ------------------------------------------------------------- deleting
     def delete(self, record: int) -> bool:
@@ -571,7 +584,7 @@ class HistoryStore:
             doc = self.document(record)
         except HistoryError:
             return False
-        if doc.status == RUNNING:
+        if doc.status is DocumentStatus.RUNNING:
             return False
         with self._connection() as db:
             with _transaction(db):
@@ -581,7 +594,7 @@ class HistoryStore:
 
     def clear(self) -> int:
         """Delete every document not being written now. Returns how many went."""
-        running = [d.id for d in self.documents() if d.status == RUNNING]
+        running = [d.id for d in self.documents() if d.status is DocumentStatus.RUNNING]
         with self._connection() as db:
             with _transaction(db):
                 if running:
@@ -601,7 +614,7 @@ class HistoryStore:
             rows = db.execute(
                 "SELECT id, status, owner FROM documents ORDER BY started DESC, id DESC LIMIT -1 OFFSET ?", (keep,)
             ).fetchall()
-            old = [i for i, status, owner in rows if self._status(i, status, owner, 0, None) != RUNNING]
+            old = [i for i, status, owner in rows if self._status(i, status, owner, 0, None) is not DocumentStatus.RUNNING]
             for i in range(0, len(old), 500):
                 chunk = old[i:i + 500]
                 db.execute(f"DELETE FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk)
@@ -614,17 +627,21 @@ class HistoryStore:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # --------------------------------------------------------------- helpers
-    def _status(self, doc_id: int, status: str, owner: str, pages: int, done: str | None) -> str:
-        if status == RUNNING:
+    def _status(self, doc_id: int, stored: str, owner: str, pages: int, done: str | None) -> DocumentStatus:
+        try:
+            status = DocumentStatus(stored)
+        except ValueError:
+            return DocumentStatus.FAILED  # a value no version of this app writes
+        if status is DocumentStatus.RUNNING:
             with _OPEN_LOCK:
                 open_here = (str(self.path), doc_id) in _OPEN_RECORDS
             if open_here:
-                return RUNNING
+                return DocumentStatus.RUNNING
             if owner and owner != _me() and _writer_alive(owner):
-                return RUNNING  # another process (the CLI beside the app) is reading it now
-            return INTERRUPTED
-        if status == DONE and pages and len(done.split(",") if done else ()) < pages:
-            return INCOMPLETE  # a page could not be saved (disk full), or the job covered only some pages
+                return DocumentStatus.RUNNING  # another process (the CLI beside the app) is reading it now
+            return DocumentStatus.INTERRUPTED
+        if status is DocumentStatus.DONE and pages and len(done.split(",") if done else ()) < pages:
+            return DocumentStatus.INCOMPLETE  # a page could not be saved (disk full), or the job covered only some pages
         return status
 
     @staticmethod
@@ -659,6 +676,13 @@ def _fingerprint(path: str) -> tuple[int | None, int | None]:
     except OSError:
         return None, None
     return st.st_size, st.st_mtime_ns
+
+
+def _kind(value: str | None) -> ErrorKind | None:
+    try:
+        return ErrorKind(value) if value else None
+    except ValueError:
+        return None
 
 
 def _storable(text: str) -> str:

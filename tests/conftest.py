@@ -39,7 +39,7 @@ def tiny_model_dir(tmp_path_factory):
         from pathlib import Path
 
         return Path(os.environ["OCR_TRAY_TEST_MODEL"])
-    from engine import tiny_model
+    from engine.testing import tiny_model
 
     return tiny_model.build(tmp_path_factory.mktemp("tiny-model"), "qwen2_vl", "tiny")
 
@@ -47,7 +47,7 @@ def tiny_model_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def qapp_cls():
     """pytest-qt builds the session's QApplication from the app's own class (it handles QFileOpenEvent)."""
-    from desktop.app import Application
+    from desktop.application import Application
 
     return Application
 

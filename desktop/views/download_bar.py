@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-from ..status_text import duration, size
+from engine.human import duration
+from engine.human import size_text as size
 
 SCALE = 1000  # the progress bar counts in thousandths (byte counts overflow its int)
 

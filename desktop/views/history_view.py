@@ -7,8 +7,8 @@ the window. Documents left unfinished by a crash or a kill are listed as
 
 Signals, for the app to wire:
 - ``openRequested(HistoryDocument, list[PageResult])``: show these pages in the result
-  view (``show_pages(result_view, pages)`` does it). Their ``job_id`` is ``-document id``,
-  so they never collide with the engine's (positive) job ids.
+  view (``MainWindow.show_pages``). Their ``job_id`` is ``-document id``, so they never
+  collide with the engine's (positive) job ids.
 - ``resumeRequested(ResumePlan)``: submit ``[plan.path]`` with ``plan.options(settings.ocr_options())``.
 - ``message(str)``: a one-line problem for the message bar.
 """
@@ -34,9 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.history import HistoryDocument, HistoryError, HistoryStore
-from engine.jobs import PageProgress, TextDelta
 
-from ..background import run_in_background
+from engine.background import run_in_background
 from .style import secondary
 
 log = logging.getLogger(__name__)
@@ -58,15 +57,6 @@ def status_text(doc: HistoryDocument) -> str:
         return "Failed"
     word = {"interrupted": "Interrupted", "incomplete": "Incomplete", "cancelled": "Cancelled", "failed": "Failed"}
     return f"{word.get(doc.status, doc.status.title())} · {done} of {pages}"
-
-
-def show_pages(result_view, pages) -> None:
-    """Put stored pages (``PageResult``) into a ``ResultView`` as if they had just been read."""
-    for p in pages:
-        result_view.begin_page(PageProgress(p.job_id, p.path, p.page, p.pages))
-        result_view.append(TextDelta(p.job_id, p.page, p.text))
-        result_view.finish_page(p)
-    result_view.flush()
 
 
 class HistoryView(QWidget):
@@ -228,7 +218,7 @@ class HistoryView(QWidget):
             if error is not None:
                 self._report(f"{doc.name} cannot be opened from the history", error)
                 return
-            self.openRequested.emit(doc, [p.as_page_result(job_id=-doc.id) for p in pages])
+            self.openRequested.emit(doc, list(pages))
 
         self._run(lambda: store.pages(doc.id), done)
 

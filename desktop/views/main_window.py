@@ -4,7 +4,9 @@ With a history (``add_history``), the right side holds two tabs, "Results" and
 "History" (object name ``resultTabs``); ⌘Y (``showHistory``) switches to the history.
 
 It knows nothing of the engine: it emits what the person asked for (paths dropped or
-chosen, cancels) and the app feeds it the engine's signals. Closing it only hides it.
+chosen, cancels) and the app feeds it through intent methods (``job_queued``,
+``text_delta``, ``job_ended``, ``show_message``, ``set_engine_status``, ``show_pages``…), so
+nothing outside the window reaches into its children. Closing it only hides it.
 
 Actions (object names): ``addFiles`` (⌘O), ``copyText`` (⌘C), ``saveAs`` (⌘S),
 ``clearResults`` (⌘K), ``autoCopy`` and ``notifyWhenDone`` (options, bound to the
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.documents import SUPPORTED_SUFFIXES
+from engine.jobs import EngineStatus, JobInfo, JobResult, PageProgress, PageResult, TextDelta
 from engine.settings import Settings
 
 from .. import icons
@@ -54,6 +57,10 @@ class MainWindow(QMainWindow):
     pathsChosen = Signal(list)  # files or folders, dropped or picked
     closed = Signal()
     historyShown = Signal()  # the History tab became the visible one
+    cancelRequested = Signal(int)  # a job's ✕ in the queue
+    cancelAllRequested = Signal()
+    statusRefreshRequested = Signal()  # the status bar wants fresh memory figures
+    downloadCancelRequested = Signal()
 
     def __init__(self, settings: Settings, shared_actions: list[QAction] | None = None, parent=None) -> None:
         super().__init__(parent)
@@ -76,6 +83,10 @@ class MainWindow(QMainWindow):
         self.drop_zone.pathsDropped.connect(self.pathsChosen)
         self.drop_zone.rejected.connect(self.messages.add)
         self.drop_zone.chooseRequested.connect(self.choose_files)
+        self.job_queue.cancelRequested.connect(self.cancelRequested)
+        self.job_queue.cancelAllRequested.connect(self.cancelAllRequested)
+        self.status.refreshRequested.connect(self.statusRefreshRequested)
+        self.download_bar.cancelRequested.connect(self.downloadCancelRequested)
 
         left = QWidget()
         left.setObjectName("sidebar")
@@ -114,6 +125,62 @@ class MainWindow(QMainWindow):
         self._open_dialog: QFileDialog | None = None
         self.refresh_actions()
         self.result_view.textChanged.connect(self.refresh_actions)
+
+    # ---------------------------------------------------------------- what the app tells it
+    def job_queued(self, info: JobInfo) -> None:
+        self.job_queue.add(info)
+        self.refresh_actions()
+
+    def job_started(self, info: JobInfo) -> None:
+        self.job_queue.started(info)
+
+    def page_started(self, progress: PageProgress) -> None:
+        self.job_queue.page(progress)
+        self.result_view.begin_page(progress)
+
+    def text_delta(self, delta: TextDelta) -> None:
+        self.result_view.append(delta)
+
+    def page_finished(self, result: PageResult) -> None:
+        self.result_view.finish_page(result)
+
+    def job_ended(self, result: JobResult) -> None:
+        self.job_queue.finished(result)
+        self.result_view.end_job(result)
+
+    def job_text(self, job_id: int) -> str:
+        """A job's text as Copy would give it (for "Copy when done")."""
+        return self.result_view.export("txt", [s for s in self.result_view.sections if s.job_id == job_id])
+
+    def show_pages(self, pages: list[PageResult]) -> None:
+        """Stored pages (from the history) shown as if they had just been read."""
+        self.result_view.show_pages(pages)
+        self.show_results()
+        self.refresh_actions()
+
+    def show_message(self, text: str) -> None:
+        self.messages.add(text)
+
+    def set_engine_status(self, status: EngineStatus) -> None:
+        self.status.set_status(status)
+
+    def download_started(self, label: str) -> None:
+        self.download_bar.start(label)
+
+    def download_progress(self, done: int, total: int, speed_bps: float, eta_s: float | None) -> None:
+        self.download_bar.progress(done, total, speed_bps, eta_s)
+
+    def download_finished(self) -> None:
+        self.download_bar.finish()
+
+    def is_hidden(self) -> bool:
+        return not self.isVisible() or self.isMinimized()
+
+    def history_visible(self) -> bool:
+        return self.tabs is not None and self.tabs.currentWidget() is self.history_view
+
+    def history_shortcut_text(self) -> str:
+        return self.show_history_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
 
     # ---------------------------------------------------------------- history
     def add_history(self, view: QWidget) -> None:

@@ -36,8 +36,9 @@ from shiboken6 import isValid
 from engine.models.downloads import CacheState, DownloadProgress
 from engine.models.presets import PRESETS, Preset
 
-from ..background import run_in_background
-from ..status_text import duration, size
+from engine.background import run_in_background
+from engine.human import duration
+from engine.human import size_text as size
 from .style import scaled, secondary
 
 log = logging.getLogger(__name__)

@@ -166,6 +166,14 @@ class ResultView(QTextEdit):
                     cur.insertBlock(self._body_block, self._body_fmt)
                 cur.insertText(f"— {result.status} —", self._note_fmt)
 
+    def show_pages(self, pages: list[PageResult]) -> None:
+        """Stored pages (from the history) shown as if they had just been read."""
+        for p in pages:
+            self.begin_page(PageProgress(p.job_id, p.path, p.page, p.pages))
+            self.append(TextDelta(p.job_id, p.page, p.text))
+            self.finish_page(p)
+        self.flush()
+
     def clear_results(self) -> None:
         self._timer.stop()
         self._pending.clear()

@@ -7,15 +7,16 @@ shows up here with its label, bounds, default, unit and tooltip (the row's ``hel
 - ``str`` with ``choices`` -> radio buttons (up to ``RADIO_LIMIT`` choices) or a pop-up menu;
 - ``str`` without choices -> a text field.
 
-The tab comes from the key's prefix (``TAB_FOR_PREFIX``; an unknown prefix gets a tab of its
-own). A change is written to ``Settings`` at once (preferences apply immediately, as on the
+Everything else a control needs comes from its row too (``engine.settings.Setting``): the tab
+(by the key's prefix unless named; an unknown prefix gets a tab of its own), the object name, the
+form label, each choice's label and sentence, the text shown for zero, when it is enabled, the
+line it shares with a choice, a placeholder, and whether it offers "Choose Folder…". A change is written to ``Settings`` at once (preferences apply immediately, as on the
 Mac; there is no OK button) and ``Settings.changed`` tells the app. Text fields write when
 editing ends or the window closes. A change made elsewhere (the main window's "Copy when
 done") shows here too.
 
 Object names: the key with "/" replaced by "_" (``ocr/max_tokens`` -> ``ocr_max_tokens``),
-except two the rest of the app names: ``memory/idle_minutes`` -> ``idleTimeoutMinutes`` and
-``model/preset`` -> ``modelPreset``. Radio buttons are "mode" + the choice in CamelCase
+unless the row names one (``idleTimeoutMinutes``, ``modelPreset``). Radio buttons are "mode" + the choice in CamelCase
 (``keep-resident`` -> ``modeKeepResident``); their ``QButtonGroup`` carries the derived name
 (``memory_mode``). Others: ``settingsTabs``, ``chooseModelFolder`` and the model manager of
 ``model_list`` (``modelList``, ``downloadModel``, ``deleteModel``, ``cancelDownload``,
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
@@ -51,8 +53,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.models.presets import CUSTOM_ID, PRESETS
-from engine.settings import BY_KEY, SETTINGS, Setting, Settings
+from engine.settings import SETTINGS, TABS, Setting, Settings
 
 from .model_list import ModelList
 from .style import scaled, secondary
@@ -61,36 +62,13 @@ log = logging.getLogger(__name__)
 
 TITLE = "OCR Tray Settings"
 PANEL_SIZE = QSize(680, 460)
-TAB_ORDER = ("General", "Model", "OCR", "History")
-TAB_FOR_PREFIX = {"memory": "General", "ui": "General", "model": "Model", "ocr": "OCR", "history": "History"}
 RADIO_LIMIT = 3  # a choice among this many or fewer is a set of radio buttons; more is a pop-up menu
-NAMES = {"memory/idle_minutes": "idleTimeoutMinutes", "model/preset": "modelPreset"}
-
-# Presentation only; a key or choice missing here falls back to what the table says.
-SECTION_LABELS = {  # the form label of a check box's row (a check box carries its own text)
-    "memory/check_fit": "Memory check:",
-    "ui/auto_copy": "When done:",
-    "ocr/use_text_layer": "PDF text:",
-}
-SHORT_LABELS = {"model/custom_source": "Folder or repo:", "model/custom_prompt": "Prompt:"}
-ZERO_TEXT = {"ocr/max_image_side": "Model's limit", "history/keep": "All"}  # what a spin box shows for 0
-CHOICE_TEXT = {
-    "keep-resident": ("Keep the model loaded", "Fastest. Memory stays in use until you choose Unload Model."),
-    "auto-release": ("Release after each batch", "Memory is given back as soon as the queue is empty."),
-    "idle-timeout": ("Release when idle for", "Ready between documents, then memory is given back."),
-}
-INLINE = {"memory/idle_minutes": ("memory/mode", "idle-timeout")}  # shown on the line of that choice
-ENABLED_WHEN = {
-    "memory/idle_minutes": ("memory/mode", "idle-timeout"),
-    "model/custom_source": ("model/preset", CUSTOM_ID),
-    "model/custom_prompt": ("model/preset", CUSTOM_ID),
-}
-CUSTOM_LABEL = "Custom model"
 
 
-def object_name(key: str) -> str:
-    """The stable object name of the control for ``key`` (see the module docstring)."""
-    return NAMES.get(key, key.replace("/", "_"))
+def object_name(key: str, table: Sequence[Setting] = SETTINGS) -> str:
+    """The stable object name of the control for ``key`` (the table's ``name``, else the key with "/" as "_")."""
+    found = next((s for s in table if s.key == key), None)
+    return found.object_name if found is not None else key.replace("/", "_")
 
 
 def choice_name(value: str) -> str:
@@ -98,9 +76,11 @@ def choice_name(value: str) -> str:
     return "mode" + "".join(part[:1].upper() + part[1:] for part in value.replace("_", "-").split("-"))
 
 
-def tab_name(key: str) -> str:
-    prefix = key.split("/", 1)[0]
-    return TAB_FOR_PREFIX.get(prefix, prefix.replace("_", " ").title())
+def tab_name(key: str, table: Sequence[Setting] = SETTINGS) -> str:
+    found = next((s for s in table if s.key == key), None)
+    if found is not None:
+        return found.tab_name
+    return Setting(key, str, "", "").tab_name
 
 
 def sentence(text: str) -> str:
@@ -109,25 +89,6 @@ def sentence(text: str) -> str:
     if not text:
         return text
     return text[0].upper() + text[1:] + ("" if text.endswith((".", "!", "?", ")")) else ".")
-
-
-def choice_help(setting: Setting, value: str) -> str:
-    """The part of a choice setting's help about ``value`` ("value: explanation; ..."), or all of it."""
-    for part in setting.help.split(";"):
-        name, _, text = part.partition(":")
-        if name.strip() == value and text.strip():
-            return text.strip()
-    return setting.help
-
-
-def choice_text(setting: Setting, value: str) -> str:
-    if setting.key == "model/preset":
-        if value == CUSTOM_ID:
-            return CUSTOM_LABEL
-        return next((p.label for p in PRESETS if p.id == value), value)
-    if value in CHOICE_TEXT:
-        return CHOICE_TEXT[value][0]
-    return value.replace("-", " ").replace("_", " ").capitalize()
 
 
 class SettingsPanel(QWidget):
@@ -140,6 +101,7 @@ class SettingsPanel(QWidget):
         self.setObjectName("settingsPanel")
         self.setWindowTitle(TITLE)
         self._settings = settings
+        self._table = settings.table
         self.controls: dict[str, QWidget] = {}  # key -> its control (the QButtonGroup's first button for radios)
         self.groups: dict[str, QButtonGroup] = {}
         self._captions: dict[str, list[QWidget]] = {}
@@ -149,26 +111,22 @@ class SettingsPanel(QWidget):
         self._rows: dict[tuple[str, str], QHBoxLayout] = {}  # (key, choice or "") -> the row's layout
         self._showing: set[str] = set()  # keys being shown, not written
         self.choose_folder: QPushButton | None = None
+        self._folder_key = ""
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settingsTabs")
         self.tabs.setDocumentMode(False)
         self._forms: dict[str, QFormLayout] = {}
         self._pages: dict[str, QVBoxLayout] = {}
-        for name in TAB_ORDER:
+        for name in TABS:
             self._page(name)
-        for setting in SETTINGS:
-            if setting.key not in INLINE:
+        for setting in self._table:
+            if setting.inline_with is None:
                 self._add(setting)
-        for setting in SETTINGS:  # inline controls, after the rows they join
-            if setting.key in INLINE:
+        for setting in self._table:  # inline controls, after the rows they join
+            if setting.inline_with is not None:
                 self._add(setting)
-
-        self.choose_folder = QPushButton("Choose Folder…")
-        self.choose_folder.setObjectName("chooseModelFolder")
-        self.choose_folder.setToolTip("Pick a local folder with an MLX model (config.json and .safetensors)")
-        self.choose_folder.clicked.connect(self.choose_model_folder)
-        self._attach_beside("model/custom_source", self.choose_folder)
+        self._add_folder_button()
 
         self._align_labels()
 
@@ -192,7 +150,7 @@ class SettingsPanel(QWidget):
         close.triggered.connect(self.close)
         self.addAction(close)
 
-        for setting in SETTINGS:
+        for setting in self._table:
             self._show_value(setting.key, self._settings.get(setting.key))
         self._update_enabled()
         settings.changed.connect(self._on_changed)
@@ -220,7 +178,7 @@ class SettingsPanel(QWidget):
 
     def commit(self) -> None:
         """Write what is typed in text and number fields (also done when editing ends or the window closes)."""
-        for setting in SETTINGS:
+        for setting in self._table:
             widget = self.controls[setting.key]
             if isinstance(widget, QLineEdit):
                 self._write(setting.key, widget.text())
@@ -251,7 +209,7 @@ class SettingsPanel(QWidget):
         return form
 
     def _add(self, setting: Setting) -> None:
-        form = self._page(tab_name(setting.key))
+        form = self._page(setting.tab_name)
         self._build(form, setting)
         widget = self.controls[setting.key]
         if setting.key not in self.groups:
@@ -278,7 +236,7 @@ class SettingsPanel(QWidget):
         label_widget = QLabel(text)
         label_widget.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         if text:
-            label_widget.setObjectName(f"{object_name(key)}Label")
+            label_widget.setObjectName(f"{self._setting(key).object_name}Label")
             self._labels.setdefault(key, label_widget)
         field = QWidget()
         field.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)  # captions use the width
@@ -302,7 +260,7 @@ class SettingsPanel(QWidget):
 
     def _caption(self, key: str, text: str, indent: int = 0) -> QLabel:
         caption = QLabel(sentence(text))
-        caption.setObjectName(f"{object_name(key)}Help")
+        caption.setObjectName(f"{self._setting(key).object_name}Help")
         caption.setWordWrap(True)
         caption.setFont(scaled(caption.font(), 0.88))
         caption.setContentsMargins(indent, 0, 0, 0)
@@ -319,26 +277,25 @@ class SettingsPanel(QWidget):
 
     def _add_check(self, form: QFormLayout, setting: Setting) -> None:
         box = QCheckBox(setting.label)
-        box.setObjectName(object_name(setting.key))
+        box.setObjectName(setting.object_name)
         box.setToolTip(sentence(setting.help) if setting.help else "")
         box.toggled.connect(lambda on, key=setting.key: self._write(key, on))
         self.controls[setting.key] = box
-        label = SECTION_LABELS.get(setting.key)
-        if label is not None:
+        if setting.form_label:  # a new group of rows
             self._gap(form)
-        self._row(form, setting.key, label or "", box, setting.help, indent_of(box))
+        self._row(form, setting.key, setting.form_label, box, setting.help, indent_of(box))
 
     def _spin(self, setting: Setting) -> QSpinBox:
         spin = QSpinBox()
-        spin.setObjectName(object_name(setting.key))
+        spin.setObjectName(setting.object_name)
         spin.setRange(setting.minimum if setting.minimum is not None else -(2**31),
                       setting.maximum if setting.maximum is not None else 2**31 - 1)
         spin.setSuffix(setting.suffix)
         spin.setKeyboardTracking(False)  # write once the number is typed, not at every digit
         spin.setAccelerated(True)
         spin.setAlignment(Qt.AlignmentFlag.AlignRight)
-        if setting.minimum == 0 and setting.key in ZERO_TEXT:
-            spin.setSpecialValueText(ZERO_TEXT[setting.key])
+        if setting.minimum == 0 and setting.zero_text:
+            spin.setSpecialValueText(setting.zero_text)
         tip = sentence(setting.help) if setting.help else setting.label
         spin.setToolTip(f"{tip} ({setting.minimum}–{setting.maximum}{setting.suffix}; default {setting.default})")
         spin.setMinimumWidth(110)
@@ -349,7 +306,7 @@ class SettingsPanel(QWidget):
 
     def _add_spin(self, form: QFormLayout, setting: Setting) -> None:
         spin = self._spin(setting)
-        if setting.key in INLINE and self._attach_inline(setting, spin):
+        if setting.inline_with is not None and self._attach_inline(setting, spin):
             return
         row = QHBoxLayout()
         row.addWidget(spin)
@@ -358,20 +315,20 @@ class SettingsPanel(QWidget):
 
     def _add_radios(self, form: QFormLayout, setting: Setting) -> None:
         group = QButtonGroup(self)
-        group.setObjectName(object_name(setting.key))
+        group.setObjectName(setting.object_name)
         self.groups[setting.key] = group
         for i, value in enumerate(setting.choices or ()):
-            radio = QRadioButton(choice_text(setting, value))
+            radio = QRadioButton(setting.choice_label(value))
             radio.setObjectName(choice_name(value))
             radio.setProperty("choice", value)
-            radio.setToolTip(sentence(choice_help(setting, value)))
+            radio.setToolTip(sentence(setting.choice_help.get(value, setting.help)))
             group.addButton(radio, i)
             row = QHBoxLayout()
             row.setSpacing(6)
             row.addWidget(radio)
             row.addStretch(1)
             self._rows[(setting.key, value)] = row
-            detail = CHOICE_TEXT.get(value, (None, choice_help(setting, value)))[1]
+            detail = setting.choice_help.get(value, "")
             self._row(form, setting.key, setting.label if i == 0 else "", row, detail, indent_of(radio))
         group.buttonToggled.connect(
             lambda button, on, key=setting.key: on and self._write(key, button.property("choice"))
@@ -380,15 +337,13 @@ class SettingsPanel(QWidget):
 
     def _add_combo(self, form: QFormLayout, setting: Setting) -> None:
         combo = QComboBox()
-        combo.setObjectName(object_name(setting.key))
+        combo.setObjectName(setting.object_name)
         for value in setting.choices or ():
-            combo.addItem(choice_text(setting, value), value)
-            if setting.key == "model/preset" and value != CUSTOM_ID:
-                p = next(p for p in PRESETS if p.id == value)
-                combo.setItemData(combo.count() - 1, f"{p.repo_id} · {p.licence} · {p.languages}",
-                                  Qt.ItemDataRole.ToolTipRole)
-        if setting.key == "model/preset":
-            combo.insertSeparator(len(PRESETS))
+            if value in setting.separated and combo.count():
+                combo.insertSeparator(combo.count())
+            combo.addItem(setting.choice_label(value), value)
+            if value in setting.choice_help:
+                combo.setItemData(combo.count() - 1, setting.choice_help[value], Qt.ItemDataRole.ToolTipRole)
         combo.setToolTip(sentence(setting.help) if setting.help else setting.label)
         combo.setMinimumWidth(220)
         combo.activated.connect(lambda index, key=setting.key, c=combo: self._write(key, c.itemData(index)))
@@ -400,39 +355,47 @@ class SettingsPanel(QWidget):
 
     def _add_text(self, form: QFormLayout, setting: Setting) -> None:
         edit = QLineEdit()
-        edit.setObjectName(object_name(setting.key))
+        edit.setObjectName(setting.object_name)
         edit.setToolTip(sentence(setting.help) if setting.help else setting.label)
         edit.setClearButtonEnabled(True)
-        if setting.key == "model/custom_source":
-            edit.setPlaceholderText("~/Models/my-model  or  owner/repo-name")
-        elif setting.default:
-            edit.setPlaceholderText(str(setting.default))
+        if setting.placeholder or setting.default:
+            edit.setPlaceholderText(setting.placeholder or str(setting.default))
         edit.editingFinished.connect(lambda key=setting.key, e=edit: self._write(key, e.text()))
         self.controls[setting.key] = edit
         row = QHBoxLayout()
         row.setSpacing(6)
         row.addWidget(edit, 1)
         self._rows[(setting.key, "")] = row
-        self._row(form, setting.key, SHORT_LABELS.get(setting.key, setting.label), row, setting.help)
+        self._row(form, setting.key, setting.form_label or setting.label, row, setting.help)
 
     def _attach_inline(self, setting: Setting, widget: QWidget) -> bool:
-        row = self._rows.get(INLINE[setting.key])
+        row = self._rows.get(setting.inline_with) if setting.inline_with is not None else None
         if row is None:
             return False
         row.insertWidget(row.count() - 1, widget)
         return True
 
-    def _attach_beside(self, key: str, widget: QWidget) -> None:
-        row = self._rows.get((key, ""))
-        if row is not None:
-            row.addWidget(widget)
+    def _add_folder_button(self) -> None:
+        """"Choose Folder…" beside the text field of the row that asks for it (``browse_folder``)."""
+        self._folder_key = next((s.key for s in self._table if s.browse_folder), "")
+        row = self._rows.get((self._folder_key, ""))
+        if row is None:
+            return
+        self.choose_folder = QPushButton("Choose Folder…")
+        self.choose_folder.setObjectName("chooseModelFolder")
+        self.choose_folder.setToolTip("Pick a local folder with an MLX model (config.json and .safetensors)")
+        self.choose_folder.clicked.connect(self.choose_model_folder)
+        row.addWidget(self.choose_folder)
+
+    def _setting(self, key: str) -> Setting:
+        return self._settings.setting(key)
 
     # ---------------------------------------------------------------- values
     def _write(self, key: str, value: Any) -> None:
         if key in self._showing:
             return
         try:
-            if BY_KEY[key].coerce(value) == self._settings.get(key):
+            if self._setting(key).coerce(value) == self._settings.get(key):
                 return  # nothing changed (a default shown is not written, and emits nothing)
             self._settings.set(key, value)
         except (ValueError, TypeError) as e:  # the controls' bounds make this rare; never lose the old value
@@ -471,7 +434,10 @@ class SettingsPanel(QWidget):
         self._update_enabled()
 
     def _update_enabled(self) -> None:
-        for key, (other, wanted) in ENABLED_WHEN.items():
+        for setting in self._table:
+            if setting.enabled_when is None:
+                continue
+            key, (other, wanted) = setting.key, setting.enabled_when
             if key not in self.controls or other not in self.controls:
                 continue
             on = self._settings.get(other) == wanted
@@ -480,7 +446,7 @@ class SettingsPanel(QWidget):
                 self._labels[key].setEnabled(on)
             for caption in self._captions.get(key, ()):
                 caption.setEnabled(on)
-            if key == "model/custom_source" and self.choose_folder is not None:
+            if key == self._folder_key and self.choose_folder is not None:
                 self.choose_folder.setEnabled(on)
 
     # ---------------------------------------------------------------- folder
@@ -493,7 +459,7 @@ class SettingsPanel(QWidget):
         dialog.setObjectName("modelFolderDialog")
         dialog.setFileMode(QFileDialog.FileMode.Directory)
         dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
-        current = self.controls["model/custom_source"].text().strip()
+        current = self.controls[self._folder_key].text().strip()
         if current and os.path.isdir(os.path.expanduser(current)):
             dialog.setDirectory(os.path.expanduser(current))
         dialog.fileSelected.connect(self.set_custom_folder)
@@ -504,8 +470,8 @@ class SettingsPanel(QWidget):
     def set_custom_folder(self, path: str) -> None:
         if not path:
             return
-        self.controls["model/custom_source"].setText(path)
-        self._write("model/custom_source", path)
+        self.controls[self._folder_key].setText(path)
+        self._write(self._folder_key, path)
 
     def _forget_folder_dialog(self, dialog: QFileDialog) -> None:
         self._folder_dialog = None

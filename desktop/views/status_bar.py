@@ -21,7 +21,10 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 from engine.jobs import EngineStatus
 from engine.lifecycle import Mode, State
 
-from ..status_text import duration, model_line, size
+from engine.human import duration
+from engine.human import size_text as size
+
+from ..status_text import model_line
 
 MEMORY_POLL_MS = 2000
 

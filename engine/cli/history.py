@@ -1,4 +1,4 @@
-"""List, search, show, resume and delete documents in the history
+"""``ocr-tray history``: list, search, show, resume and delete documents in the history
 
     ocr-tray history [--search TEXT] [--json]      newest first; interrupted ones say how to resume
     ocr-tray history show ID [--json]              a document's text (one JSON object per page)
@@ -15,20 +15,20 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from engine.history import HistoryError, HistoryStore, default_store
+from engine.human import ranges
+from engine.jobs import DocumentStatus, PageSource
 
-STATUS_WORDS = {
-    "running": "reading now",
-    "interrupted": "interrupted",
-    "incomplete": "incomplete",
-    "done": "done",
-    "cancelled": "cancelled",
-    "failed": "failed",
-}
+from . import ocr
+
+HELP = "list, search, show, resume and delete documents read before"
+STATUS_WORDS = {DocumentStatus.RUNNING: "reading now"}  # the others read as their own value
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
     p.add_argument("--search", metavar="TEXT", help="only documents whose name or text holds TEXT")
     p.add_argument("--json", action="store_true", help="JSON Lines: one object per document")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="at most N documents")
@@ -98,7 +98,7 @@ def _list(store: HistoryStore, search: str | None, as_json: bool, limit: int | N
     for doc in docs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(doc.started))
         done = f"{len(doc.pages_done)}/{doc.pages} pages"
-        line = f"{doc.id:>5}  {STATUS_WORDS.get(doc.status, doc.status):<12} {done:>13}  {when}  {doc.name}"
+        line = f"{doc.id:>5}  {STATUS_WORDS.get(doc.status, doc.status.value):<12} {done:>13}  {when}  {doc.name}"
         print(line, file=out)
         if doc.snippet:
             print(f"       “{doc.snippet}”", file=out)
@@ -115,39 +115,41 @@ def _show(store: HistoryStore, record: int, as_json: bool, out) -> int:
         if as_json:
             print(json.dumps(page.as_json(), ensure_ascii=False), file=out)
         else:
-            label = " (text layer)" if page.source == "text-layer" else ""
+            label = " (text layer)" if page.source is PageSource.TEXT_LAYER else ""
             print(f"\n--- {doc.path} · page {page.page} of {page.pages}{label} ---", file=out)
             print(page.text, file=out)
     if not as_json and doc.missing:
-        print(f"\n({len(doc.missing)} page(s) not done: {_ranges(doc.missing)})", file=out)
+        print(f"\n({len(doc.missing)} page(s) not done: {ranges(doc.missing)})", file=out)
     return 0
 
 
 def _resume(store: HistoryStore, args: argparse.Namespace, out, err) -> int:
-    from engine import cli
+    """OCR only the missing pages, into the same record, with the model and options the document was read
+    with; flags given after the ID override them."""
+    from dataclasses import replace
+
+    from engine.settings import SETTINGS, Settings, UnknownModel, apply_overrides, options_from, spec_from
 
     plan = store.resume_plan(args.id)
+    saved = Settings()
     parser = argparse.ArgumentParser(prog=f"ocr-tray history resume {args.id}")
-    cli.add_ocr_arguments(parser)
-    ocr_args = parser.parse_args([*args.ocr_flags, "--", plan.path])
-    ocr_args.resume_plan = plan
-    ocr_args.history_store = store
-    print(f"resuming document {plan.history_id}: page(s) {_ranges(sorted(plan.pages))}", file=err, flush=True)
-    return cli.run_ocr(ocr_args, out, err)
-
-
-def _ranges(numbers) -> str:
-    """1,2,3,5 -> "1–3, 5"."""
-    numbers = sorted(numbers)
-    parts, start, prev = [], None, None
-    for n in numbers:
-        if start is None:
-            start = prev = n
-        elif n == prev + 1:
-            prev = n
-        else:
-            parts.append(f"{start}–{prev}" if prev > start else str(start))
-            start = prev = n
-    if start is not None:
-        parts.append(f"{start}–{prev}" if prev > start else str(start))
-    return ", ".join(parts)
+    ocr.add_setting_flags(parser, saved.values())
+    parser.add_argument("--password", metavar="PW")
+    parser.add_argument("--json", action="store_true")
+    flags = parser.parse_args(args.ocr_flags)
+    given = ocr.overrides(flags)
+    if plan.model_source and "model/preset" not in given:
+        given["model/preset"] = plan.model_source  # the model the other pages were read with
+    try:
+        values = apply_overrides(saved.values(), given)
+    except UnknownModel as e:
+        print(f"error: {e}", file=err)
+        return 2
+    chosen = options_from(values, password=flags.password)
+    options = plan.options(chosen)  # the document's own reading options…
+    explicit = {s.option: getattr(chosen, s.option) for s in SETTINGS if s.option and s.key in given}
+    options = replace(options, **explicit)  # …unless a flag says otherwise
+    spec = spec_from(values)
+    print(f"resuming document {plan.history_id}: page(s) {ranges(plan.pages)} with {spec.label}", file=err, flush=True)
+    return ocr.ocr_paths([plan.path], spec, options, check_memory=bool(values["memory/check_fit"]),
+                         as_json=flags.json, history=store, out=out, err=err)

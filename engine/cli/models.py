@@ -1,11 +1,13 @@
-"""List, download and remove models in the Hugging Face cache.
+"""``ocr-tray models``: list, download and remove models in the Hugging Face cache.
 
 ``ocr-tray models``             the presets: id, name, repo, licence, languages, size, downloaded or not
+                                (from the cache alone; ``--remote`` asks the hub for the exact sizes)
 ``ocr-tray models pull ID``     download a preset id or repo id, with a progress line on stderr
 ``ocr-tray models rm ID``       remove it from the cache
 
-Sizes are the real ones when the model is cached (bytes on disk) or the hub answers (its file
-listing); otherwise the preset's approximate size, marked ``~``. Errors are one line on stderr
+Sizes are the real ones when the model is cached (bytes on disk) or, with ``--remote``, when the hub
+answers (its file listing); otherwise the preset's approximate size, marked ``~``. Nothing but
+``pull`` and ``--remote`` uses the network. Errors are one line on stderr
 and a non-zero exit code (1 error, 130 cancelled with Ctrl-C).
 """
 
@@ -18,13 +20,18 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from collections.abc import Mapping
+from typing import Any
+
+from engine.human import duration, size_text
 from engine.models import downloads
 from engine.models.presets import DEFAULT_PRESET_ID, PRESETS
 
+HELP = "list the model presets, download one (pull) or remove one (rm)"
 BAR_WIDTH = 24
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.description = (
         "ocr-tray models             list the presets: size, licence, languages, downloaded or not\n"
@@ -32,7 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "ocr-tray models rm ID       remove it from the cache"
     )
     p.add_argument("--json", action="store_true", help="list as JSON (one object per preset)")
-    p.add_argument("--local", action="store_true", help="do not ask the hub for sizes")
+    p.add_argument("--remote", action="store_true", help="ask the hub for the exact download sizes (network)")
+    p.add_argument("--local", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     sub = p.add_subparsers(dest="action", metavar="{pull,rm}")
     pull = sub.add_parser("pull", help="download a model (preset id or repo id) into the Hugging Face cache")
     pull.add_argument("model", metavar="ID", help="a preset id or a Hugging Face repo id (organisation/name)")
@@ -48,11 +56,11 @@ def run(args: argparse.Namespace, out=None, err=None) -> int:
         return pull(args.model, err=err, out=out)
     if action == "rm":
         return remove(args.model, out=out, err=err)
-    return list_models(out, as_json=getattr(args, "json", False), remote=not getattr(args, "local", False))
+    return list_models(out, as_json=getattr(args, "json", False), remote=getattr(args, "remote", False))
 
 
 # ------------------------------------------------------------------ list
-def list_models(out, as_json: bool = False, remote: bool = True) -> int:
+def list_models(out, as_json: bool = False, remote: bool = False) -> int:
     states = {p.repo_id: downloads.cache_state(p.repo_id) for p in PRESETS}
     sizes: dict[str, int | None] = {}
     wanted = [p.repo_id for p in PRESETS if not states[p.repo_id].downloaded]
@@ -85,7 +93,7 @@ def list_models(out, as_json: bool = False, remote: bool = True) -> int:
             r["repo_id"],
             r["licence"],
             r["languages"],
-            ("" if r["size_exact"] else "~") + downloads.size_text(r["size"]),
+            ("" if r["size_exact"] else "~") + size_text(r["size"]),
             "yes" if r["downloaded"] else ("partly" if r["partial"] else "no"),
         )
         for r in rows
@@ -139,23 +147,16 @@ def format_progress(p: downloads.DownloadProgress) -> str:
         return f"{p.repo_id}: checking the hub…"
     fraction = p.fraction
     if fraction is None:
-        return f"{p.repo_id}: {downloads.size_text(p.done_bytes)}"
+        return f"{p.repo_id}: {size_text(p.done_bytes)}"
     filled = int(BAR_WIDTH * fraction)
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    text = (f"[{bar}] {fraction * 100:5.1f}%  {downloads.size_text(p.done_bytes)} / "
-            f"{downloads.size_text(p.total_bytes)}")
+    text = (f"[{bar}] {fraction * 100:5.1f}%  {size_text(p.done_bytes)} / "
+            f"{size_text(p.total_bytes)}")
     if p.speed_bps > 0:
-        text += f"  {downloads.size_text(p.speed_bps)}/s"
+        text += f"  {size_text(p.speed_bps)}/s"
     if p.eta_s is not None and p.phase != "done":
-        text += f"  ETA {_clock(p.eta_s)}"
+        text += f"  ETA {duration(p.eta_s)}"
     return text
-
-
-def _clock(seconds: float) -> str:
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def pull(source: str, err=None, out=None) -> int:
@@ -216,5 +217,5 @@ def remove(source: str, out=None, err=None) -> int:
     except OSError as e:
         print(f"error: could not remove {source}: {e}", file=err, flush=True)
         return 1
-    print(f"removed {repo_id} from the cache ({downloads.size_text(freed)} freed)", file=out, flush=True)
+    print(f"removed {repo_id} from the cache ({size_text(freed)} freed)", file=out, flush=True)
     return 0

@@ -51,16 +51,11 @@ Signals:
     ``finished(str repo_id, object path)``: ``path`` is the ``pathlib.Path`` of the snapshot
     ``failed(str repo_id, str message)``: one line, for a person
     ``cancelled(str repo_id)``
-    ``stateReady(CacheState)``: answer to ``request_state``
-    ``sizeReady(str repo_id, object size)``: answer to ``request_remote_size``; ``int`` or ``None``
-    ``deleted(str repo_id, object freed_bytes)``: answer to ``delete``
-    ``deleteFailed(str repo_id, str message)``
 Methods:
     ``start(source) -> bool``: False (and nothing happens) if another download is running;
         True if it started or the same repo is already downloading.
     ``cancel()``: cancels the running download (``cancelled`` follows).
     ``active -> str | None``: the repo id being downloaded.
-    ``request_state(source)``, ``request_remote_size(source)``, ``delete(source)``.
     ``shutdown(timeout_s=5.0) -> bool``: cancel and join (for app quit).
 """
 
@@ -79,6 +74,7 @@ from typing import Callable, Iterable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
+from ..human import one_line, size_text
 from .store import MODEL_FILE_PATTERNS, ModelNotFound, ModelRejected, check_folder, is_repo_id
 from .presets import find_preset
 
@@ -193,18 +189,6 @@ def free_bytes(path: Path) -> int:
         except OSError:
             continue
     return 0
-
-
-def size_text(n: float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{int(n)} B"
-
-
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text[:300]
 
 
 def _matches(path: str, patterns: Iterable[str]) -> bool:
@@ -493,7 +477,7 @@ def _download(repo_id, on_progress, cancel_event, revision, endpoint, cache: Pat
     except RevisionNotFoundError:
         raise RepoNotFound(f"{repo_id} has no revision {revision or 'main'!r} on Hugging Face") from None
     except (httpx2.TransportError, OfflineModeIsEnabled) as e:
-        return _from_cache_or_explain(repo_id, cache, f"the hub cannot be reached ({_one_line(e)})", on_progress)
+        return _from_cache_or_explain(repo_id, cache, f"the hub cannot be reached ({one_line(e)})", on_progress)
     except HfHubHTTPError as e:
         status = e.response.status_code if e.response is not None else 0
         if status == 404:
@@ -539,7 +523,7 @@ def _download(repo_id, on_progress, cancel_event, revision, endpoint, cache: Pat
     try:
         check_folder(path)
     except (ModelNotFound, ModelRejected) as e:
-        raise DownloadError(f"{repo_id} downloaded, but {_one_line(e)}") from None
+        raise DownloadError(f"{repo_id} downloaded, but {one_line(e)}") from None
     tracker.finish()
     return path
 
@@ -557,7 +541,7 @@ def _download_failure(repo_id: str, e: BaseException) -> BaseException:
 
     if isinstance(e, (httpx2.TransportError, OfflineModeIsEnabled, LocalEntryNotFoundError)):
         return HubUnreachable(
-            f"the download of {repo_id} broke off ({_one_line(e)}); run it again to resume — finished files are kept"
+            f"the download of {repo_id} broke off ({one_line(e)}); run it again to resume — finished files are kept"
         )
     if isinstance(e, (RepositoryNotFoundError, GatedRepoError)):
         return RepoNotFound(f"{repo_id} was not found on Hugging Face")
@@ -565,7 +549,7 @@ def _download_failure(repo_id: str, e: BaseException) -> BaseException:
         status = e.response.status_code if e.response is not None else 0
         return DownloadError(f"the download of {repo_id} failed: the hub answered {status}")
     if isinstance(e, OSError):  # disk full, permissions, the library's size consistency check
-        return DownloadError(f"the download of {repo_id} failed: {_one_line(e)}")
+        return DownloadError(f"the download of {repo_id} failed: {one_line(e)}")
     return e
 
 
@@ -670,7 +654,7 @@ def remote_size(source: str, endpoint: str | None = None, timeout: float = 10.0)
     try:
         listing = _list_repo(resolve_repo_id(source), None, _endpoint(endpoint), timeout)
     except Exception as e:  # offline, unreachable, not found: the caller shows its fallback
-        log.info("no remote size for %s: %s", source, _one_line(e))
+        log.info("no remote size for %s: %s", source, one_line(e))
         return None
     return listing.total_bytes
 
@@ -696,7 +680,7 @@ def delete_from_cache(source: str, cache_dir: str | Path | None = None) -> int:
                 strategy.execute()
                 freed = max(freed, strategy.expected_freed_size)
     except Exception as e:
-        log.warning("cache scan failed (%s); removing %s directly", _one_line(e), folder)
+        log.warning("cache scan failed (%s); removing %s directly", one_line(e), folder)
     if folder.exists():  # a partial download has no complete revision for the cache manager to see
         shutil.rmtree(folder, ignore_errors=True)
     if folder.exists():
@@ -712,10 +696,6 @@ class Downloader(QObject):
     finished = Signal(str, object)  # repo id, Path
     failed = Signal(str, str)  # repo id, one-line message
     cancelled = Signal(str)  # repo id
-    stateReady = Signal(object)  # CacheState
-    sizeReady = Signal(str, object)  # repo id, int | None
-    deleted = Signal(str, object)  # repo id, bytes freed
-    deleteFailed = Signal(str, str)  # repo id, one-line message
 
     _relay = Signal(str, object)  # (signal name, args) from worker threads, queued to this object's thread
 
@@ -749,35 +729,6 @@ class Downloader(QObject):
     def cancel(self) -> None:
         self._cancel.set()
 
-    def request_state(self, source: str) -> None:
-        def work():
-            try:
-                self._relay.emit("stateReady", (cache_state(source),))
-            except Exception as e:
-                log.warning("cache state of %s failed: %s", source, _one_line(e))
-
-        self._spawn(work, "cache state")
-
-    def request_remote_size(self, source: str) -> None:
-        def work():
-            try:
-                repo_id = resolve_repo_id(source)
-            except DownloadError:
-                repo_id = source
-            self._relay.emit("sizeReady", (repo_id, remote_size(source, self._endpoint)))
-
-        self._spawn(work, "remote size")
-
-    def delete(self, source: str) -> None:
-        def work():
-            try:
-                repo_id = resolve_repo_id(source)
-                self._relay.emit("deleted", (repo_id, delete_from_cache(repo_id)))
-            except Exception as e:
-                self._relay.emit("deleteFailed", (source, _one_line(e)))
-
-        self._spawn(work, "delete")
-
     def shutdown(self, timeout_s: float = 5.0) -> bool:
         """Cancel a running download and wait for its thread; True when it stopped."""
         self._cancel.set()
@@ -803,7 +754,7 @@ class Downloader(QObject):
             self._relay.emit("failed", (repo_id, str(e)))
         except Exception as e:  # anything unexpected still ends the download with a message
             log.exception("download of %s failed", repo_id)
-            self._relay.emit("failed", (repo_id, f"the download of {repo_id} failed: {_one_line(e)}"))
+            self._relay.emit("failed", (repo_id, f"the download of {repo_id} failed: {one_line(e)}"))
         else:
             self._relay.emit("finished", (repo_id, path))
 

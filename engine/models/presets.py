@@ -82,6 +82,11 @@ CUSTOM_ID = "custom"
 DEFAULT_CUSTOM_PROMPT = "OCR:"
 
 
+def looks_like_path(source: str) -> bool:
+    """A model named as a folder path (absolute, or starting with ``.`` or ``~``), never a repo id."""
+    return source.startswith(("/", ".", "~")) or "\\" in source or source.count("/") > 1
+
+
 def preset(preset_id: str) -> Preset:
     for p in PRESETS:
         if p.id == preset_id:

@@ -59,8 +59,9 @@ def write_text_pdf(path: Path, pages) -> Path:
 def main(out_dir: str, model_dir: str, work_dir: str) -> int:
     from PySide6.QtCore import QSettings, QTimer
 
-    from desktop.app import Application, OcrTrayApp
-    from engine import samples
+    from desktop.app import OcrTrayApp
+    from desktop.application import Application
+    from engine.testing import samples
     from engine.settings import Settings
 
     out, work = Path(out_dir), Path(work_dir)

@@ -489,7 +489,7 @@ def test_quit_waits_for_background_chores_before_closing(qtbot):
     import threading
     import time as _time
 
-    from desktop import background
+    from engine import background
 
     ended = threading.Event()
 

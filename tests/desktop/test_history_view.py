@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.views.history_view import HistoryView, show_pages, status_text
+from desktop.views.history_view import HistoryView, status_text
 from desktop.views.result_view import ResultView
 from engine.history import HistoryStore
 from engine.jobs import PageResult
@@ -120,7 +120,7 @@ def test_open_emits_the_pages_and_fills_a_result_view(qtbot, view, store, files)
     assert doc.id == r and [(p.page, p.text, p.job_id) for p in pages] == [(1, "first page text", -r), (2, "second page text", -r)]
     results = ResultView()
     qtbot.addWidget(results)
-    show_pages(results, pages)
+    results.show_pages(pages)
     assert [s.text for s in results.sections] == ["first page text", "second page text"]
     assert "first page text" in results.toPlainText() and "page 2 of 2" in results.toPlainText()
 

@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (  # noqa: E402
     QWidget,
 )
 
-import engine.settings as settings_module  # noqa: E402
-from desktop.status_text import size  # noqa: E402
+from engine.human import size_text as size  # noqa: E402
 from desktop.views import model_list as model_list_module  # noqa: E402
 from desktop.views import settings_panel as panel_module  # noqa: E402
 from desktop.views.model_list import SCALE, STATUS  # noqa: E402
 from desktop.views.settings_panel import SettingsPanel, choice_name, object_name, tab_name  # noqa: E402
 from engine.models.downloads import DownloadProgress  # noqa: E402
 from engine.models.presets import CUSTOM_ID, PRESETS, preset  # noqa: E402
+from engine.jobs import TextLayer  # noqa: E402
 from engine.settings import SETTINGS, Setting, Settings  # noqa: E402
 from tests.engine.hub_server import hub  # noqa: E402,F401  (the loopback hub fixture)
 
@@ -172,7 +172,7 @@ def test_every_setting_has_a_control_built_from_the_table(make_panel):
             assert setting.help.lower()[:20] in widget.toolTip().lower(), setting.key
         if not (setting.choices and len(setting.choices) <= panel_module.RADIO_LIMIT):
             assert widget.accessibleName() == setting.label
-        if setting.type is not bool and setting.key not in panel_module.SHORT_LABELS | panel_module.INLINE.keys():
+        if setting.type is not bool and not setting.form_label and setting.inline_with is None:
             label = panel.findChild(QLabel, f"{object_name(setting.key)}Label")
             assert label is not None and label.text().rstrip(":") == setting.label
 
@@ -196,13 +196,10 @@ def test_required_object_names_and_the_naming_rule(make_panel):
     assert control(panel, "history/keep").specialValueText() == "All"
 
 
-def test_a_row_added_to_the_table_appears_in_the_panel(make_panel, monkeypatch):
+def test_a_row_added_to_the_table_appears_in_the_panel(make_panel, ini):
     extra = (Setting("ocr/extra_passes", int, 2, "Extra passes", 0, 9, help="read each page again", suffix=" x"),
              Setting("network/proxy", str, "", "Proxy"))
-    monkeypatch.setattr(panel_module, "SETTINGS", SETTINGS + extra)
-    for s in extra:
-        monkeypatch.setitem(settings_module.BY_KEY, s.key, s)
-    panel = make_panel()
+    panel = make_panel(Settings(QSettings(ini, QSettings.Format.IniFormat), table=SETTINGS + extra))
     spin = control(panel, "ocr/extra_passes")
     assert isinstance(spin, QSpinBox) and (spin.minimum(), spin.maximum(), spin.value()) == (0, 9, 2)
     assert "read each page again" in spin.toolTip().lower()
@@ -362,7 +359,7 @@ def test_choices_survive_re_creating_the_panel_with_the_same_file(make_panel, qt
     assert not control(again, "ocr/use_text_layer").isChecked()
     assert not control(again, "memory/check_fit").isChecked()
     assert again.findChild(QComboBox, "modelPreset").currentData() == chosen
-    assert again.settings.ocr_options().text_layer == "off"
+    assert again.settings.ocr_options().text_layer is TextLayer.NEVER
 
 
 def test_invalid_stored_values_show_the_defaults(make_panel, ini, caplog):

@@ -8,7 +8,9 @@ from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon
 
 from desktop import icons
-from desktop.status_text import duration, model_line, size
+from desktop.status_text import model_line
+from engine.human import duration
+from engine.human import size_text as size
 from desktop.views.drop_zone import DropZone, paths_from_mime
 from desktop.views.job_queue import JobQueue
 from desktop.views.result_view import TEXT_LAYER_LABEL, ResultView

@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine import models_cli
+from engine.cli import models as models_cli
+from engine.human import size_text
 from engine.models import downloads
 from engine.testing import samples
 from engine.models.downloads import (
@@ -275,8 +276,8 @@ def test_short_disk_space_is_refused_before_fetching(hub, tiny_model_dir, monkey
 
     message = str(caught.value)
     needed = sum(model_files(tiny_model_dir).values())
-    assert f"needs {downloads.size_text(needed)}" in message
-    assert f"only {downloads.size_text(1000)} is free" in message and str(hub.cache_dir) in message
+    assert f"needs {size_text(needed)}" in message
+    assert f"only {size_text(1000)} is free" in message and str(hub.cache_dir) in message
     assert hub.file_requests(method=None) == []
 
 
@@ -346,15 +347,9 @@ def test_downloader_reports_through_queued_signals(qtbot, hub, tiny_model_dir):
     assert progress and threads == {True}
     assert isinstance(progress[-1], DownloadProgress) and progress[-1].phase == "done"
 
-    with qtbot.waitSignal(downloader.stateReady, timeout=10_000) as state:
-        downloader.request_state(REPO)
-    assert state.args[0].downloaded
-    with qtbot.waitSignal(downloader.sizeReady, timeout=10_000) as size:
-        downloader.request_remote_size(REPO)
-    assert size.args == [REPO, sum(model_files(tiny_model_dir).values())]
-    with qtbot.waitSignal(downloader.deleted, timeout=10_000) as deleted:
-        downloader.delete(REPO)
-    assert deleted.args[0] == REPO and deleted.args[1] > 0
+    assert downloads.cache_state(REPO).downloaded
+    assert downloads.remote_size(REPO) == sum(model_files(tiny_model_dir).values())
+    assert downloads.delete_from_cache(REPO) > 0
     assert cached_snapshot(REPO) is None
 
     with qtbot.waitSignal(downloader.failed, timeout=10_000) as failed:
@@ -406,7 +401,7 @@ def test_models_pull_list_rm(hub, tiny_model_dir):
     assert table[0].split()[:3] == ["ID", "MODEL", "REPO"]
     line = next(line for line in table if line.startswith(default.id))
     assert line.rstrip().endswith("yes") and default.licence in line
-    assert "~" + downloads.size_text(other.approx_bytes) in next(line for line in table if line.startswith(other.id))
+    assert "~" + size_text(other.approx_bytes) in next(line for line in table if line.startswith(other.id))
 
     out = io.StringIO()
     assert models_cli.run(parse("models", "rm", default.id), out, io.StringIO()) == 0
@@ -428,7 +423,7 @@ def test_models_pull_errors_are_one_line_and_non_zero(hub):
 def test_progress_line_format():
     p = DownloadProgress("r", 2_000_000_000, 500_000_000, 10_000_000, 150.0)
     text = models_cli.format_progress(p)
-    assert "25.0%" in text and "500.0 MB / 2.0 GB" in text and "10.0 MB/s" in text and "ETA 2:30" in text
+    assert "25.0%" in text and "500 MB / 2.0 GB" in text and "10.0 MB/s" in text and "ETA 2:30" in text
 
     class Tty(io.StringIO):
         def isatty(self):
@@ -459,7 +454,7 @@ def test_ocr_tray_models_runs_from_the_entry_point(hub, tiny_model_dir):
 def parse(*argv):
     from engine.cli import build_parser
 
-    return build_parser().parse_args(list(argv))
+    return build_parser({}).parse_args(list(argv))
 
 
 # ------------------------------------------------------------------ memory fit before every load

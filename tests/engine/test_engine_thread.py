@@ -112,6 +112,8 @@ def test_png_jpeg_tiff_pdf_signal_order_and_streaming(qtbot, make_engine, inputs
     assert "Page 2" in pdf_pages[1].text  # the text layer's own words, not the model's
     assert [(p.page, p.pages) for p in pdf_pages] == [(1, 3), (2, 3), (3, 3)]
     # jobs queued before the model loaded: one load, busy while working, ready at the end
+    # (the state after the last job is reported just after its jobFinished: wait for it)
+    qtbot.waitUntil(lambda: rec.states()[-1] is State.READY, timeout=WAIT_MS)
     states = rec.states()
     assert states.count(State.LOADING) >= 1
     assert State.BUSY in states and states[-1] is State.READY

@@ -238,21 +238,18 @@ def test_clipboard_images_go_to_a_private_folder_and_are_removed(qapp, tmp_path,
     from PySide6.QtGui import QColor, QImage
 
     from desktop.clipboard_image import ClipboardImages
+    from engine import paths
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    clip = ClipboardImages()
+    monkeypatch.setenv("OCR_TRAY_RUNTIME_DIR", str(tmp_path / "run"))
+    folder = paths.new_temp_dir("clipboard")  # what JobController.temp_dir hands the clipboard
     image = QImage(32, 32, QImage.Format.Format_RGB32)
     image.fill(QColor("white"))
-    path = clip.new_path()
-    folder = Path(path).parent
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700 and folder.parent == tmp_path
+    path = str(folder / "Clipboard image 1.png")
+    for level in (folder, folder.parent, folder.parent.parent, tmp_path / "run"):
+        assert stat.S_IMODE(level.stat().st_mode) == 0o700, level
+    assert folder.is_relative_to(tmp_path / "run")  # never a fixed name in the shared /tmp
     ClipboardImages.write(image, path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    clip.release(path)
-    assert not os.path.exists(path)
-    clip.release(str(tmp_path / "not-ours.png"))  # only its own files are ever deleted
-    clip.cleanup()
-    assert not folder.exists()
 
 
 # ------------------------------------------------------- private settings and history

@@ -1,0 +1,35 @@
+"""The QApplication, plus macOS's "Open With" / drop-on-the-app files (``QFileOpenEvent``)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtWidgets import QApplication
+
+
+class Application(QApplication):
+    """The QApplication, plus macOS's "Open With" / drop-on-the-app files (``QFileOpenEvent``).
+
+    Files that arrive before the app is wired (a launch by "Open With") are kept until
+    ``take_early_files()``; later ones go out through ``fileOpened``.
+    """
+
+    fileOpened = Signal(str)
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__(argv)
+        self._early: list[str] | None = []
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.FileOpen:
+            path = e.file() or e.url().toLocalFile()
+            if path and self._early is not None:
+                self._early.append(path)
+            elif path:
+                self.fileOpened.emit(path)
+            return True
+        return super().event(e)
+
+    def take_early_files(self) -> list[str]:
+        """The files opened before anyone listened; from now on ``fileOpened`` carries them."""
+        early, self._early = self._early or [], None
+        return early

@@ -1,0 +1,266 @@
+"""The job controller: one way in for every client (window, tray, clipboard, history, CLI, local API, capture).
+
+It owns submission: folders are expanded and files sniffed off the caller's thread, each job
+carries its options and its client (``engine.jobs.JobInfo``), a job that failed for want of a
+password or of a model is kept for ``retry``, the app's own temporary files (clipboard images,
+captures, uploads) are removed when their job ends for good, and the settings are applied to
+the engine as they change. Clients listen to one fan-out of what the engine reports.
+
+QtCore only (no widgets), so the local API and the headless CLI use it as the window does; see
+docs/adr/0012-job-controller.md. Nothing here waits: every call returns at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from . import background, documents, paths
+from .engine_thread import Engine
+from .human import one_line
+from .jobs import Client, EngineStatus, ErrorKind, JobInfo, JobResult, JobStatus, OcrOptions
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+MEMORY_KEYS = ("memory/mode", "memory/idle_minutes")
+MODEL_KEYS = ("model/preset", "model/custom_source", "model/custom_prompt")
+
+
+class JobController(QObject):
+    statusChanged = Signal(object)  # EngineStatus
+    jobQueued = Signal(object)  # JobInfo
+    jobStarted = Signal(object)  # JobInfo
+    pageStarted = Signal(object)  # PageProgress
+    textDelta = Signal(object)  # TextDelta
+    pageFinished = Signal(object)  # PageResult
+    jobEnded = Signal(object)  # JobResult of any status, once the controller has dealt with it
+    message = Signal(str)  # one line for the person: a file left out, a notice
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        history: Any = None,
+        *,
+        idle_seconds: float | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.settings = settings
+        self.history = history
+        self._idle_seconds = idle_seconds
+        self._closing = False
+        self._held: dict[int, JobResult] = {}  # failed jobs kept for a retry (their temporary files too)
+        self._offers: dict[ErrorKind, Callable[[JobResult], bool]] = {}
+        self._temp_dirs: list[Path] = []
+        engine.stateChanged.connect(self.statusChanged)
+        engine.jobQueued.connect(self.jobQueued)
+        engine.jobStarted.connect(self.jobStarted)
+        engine.pageStarted.connect(self.pageStarted)
+        engine.textDelta.connect(self.textDelta)
+        engine.pageFinished.connect(self.pageFinished)
+        engine.jobFinished.connect(self._on_ended)
+        engine.jobFailed.connect(self._on_ended)
+        engine.jobRejected.connect(self._on_ended)
+        engine.notice.connect(self.message)
+        if settings is not None:
+            settings.changed.connect(self._on_setting)
+
+    # ----------------------------------------------------------------- engine set-up from settings
+    @classmethod
+    def engine_for(cls, settings: Settings, history: Any = None, idle_seconds: float | None = None) -> Engine:
+        """An engine configured from the saved settings."""
+        mode, idle = settings.mode()
+        return Engine(
+            settings.model_spec(), mode, idle if idle_seconds is None else idle_seconds,
+            check_memory=bool(settings.get("memory/check_fit")), history=history,
+        )
+
+    def _on_setting(self, key: str, _value: Any) -> None:
+        settings = self.settings
+        assert settings is not None
+        if key in MEMORY_KEYS:
+            mode, idle = settings.mode()
+            self.engine.set_mode(mode, idle if self._idle_seconds is None else self._idle_seconds)
+        elif key in MODEL_KEYS:
+            self.engine.set_model(settings.model_spec())
+        elif key == "memory/check_fit":
+            self.engine.set_memory_check(bool(settings.get(key)))
+        elif key == "history/keep" and self.history is not None:
+            self.history.set_keep(settings.get(key))
+
+    # ----------------------------------------------------------------- submitting
+    @property
+    def status(self) -> EngineStatus:
+        return self.engine.status
+
+    def default_options(self) -> OcrOptions:
+        return self.settings.ocr_options() if self.settings is not None else OcrOptions()
+
+    def submit(
+        self,
+        sources: Iterable[str | os.PathLike],
+        options: OcrOptions | None = None,
+        *,
+        client: Client = Client.WINDOW,
+        client_name: str = "",
+    ) -> None:
+        """Files and folders from a person: expanded and checked off this thread, then queued.
+
+        Each file or folder left out is named in ``message`` (one line each)."""
+        given = [os.path.abspath(os.fspath(p)) for p in sources]
+        if not given or self._closing:
+            return
+        options = options or self.default_options()
+        background.run_in_background(
+            lambda: expand_and_check(given),
+            lambda found, error: self._queue(found, error, options, client, client_name),
+        )
+
+    def _queue(self, found, error: BaseException | None, options: OcrOptions, client: Client, name: str) -> None:
+        if self._closing:
+            return
+        if error is not None:
+            self.message.emit(f"The dropped files could not be read ({one_line(error)})")
+            return
+        files, problems = found
+        for problem in problems:
+            self.message.emit(str(problem))
+        self.submit_files(files, options, client=client, client_name=name)
+
+    def submit_files(
+        self,
+        files: Sequence[str | os.PathLike],
+        options: OcrOptions | None = None,
+        *,
+        client: Client = Client.WINDOW,
+        client_name: str = "",
+        temporary: bool = False,
+    ) -> list[int]:
+        """Queue files as they are (no folder walk); the job ids. ``temporary``: the files are the app's own
+        copies, removed when their job ends for good."""
+        if self._closing:
+            for f in files if temporary else ():
+                _remove(os.fspath(f))
+            return []
+        options = options or self.default_options()
+        if not temporary:
+            return self.engine.submit(files, options, client=client, client_name=client_name)
+        ids: list[int] = []
+        for f in files:  # one at a time, so a file the queue refuses (full) is known and removed
+            got = self.engine.submit([f], options, client=client, client_name=client_name, temporary=True)
+            if not got:
+                _remove(os.fspath(f))
+            ids += got
+        return ids
+
+    def temp_dir(self, kind: str) -> Path:
+        """A private folder (0700) for this process's temporary files of one kind; removed at shutdown."""
+        folder = paths.new_temp_dir(kind)
+        self._temp_dirs.append(folder)
+        return folder
+
+    # ----------------------------------------------------------------- retries
+    def set_retry_offer(self, kind: ErrorKind, offer: Callable[[JobResult], bool]) -> None:
+        """``offer(result)`` is called for a job that failed with ``kind`` (a password prompt, a download
+        offer); when it returns True the job is held until ``retry`` or ``abandon``."""
+        self._offers[kind] = offer
+
+    def holds(self, result: JobResult) -> bool:
+        """Whether a failed job is held for a retry (someone is asking the person about it)."""
+        return result.job_id in self._held
+
+    def retry(self, result: JobResult, password: str | None = None) -> list[int]:
+        """Submit a held job again (after a password or a finished download), with its own options."""
+        self._held.pop(result.job_id, None)
+        options = replace(result.options, password=password) if password is not None else result.options
+        return self.submit_files([result.path], options, client=result.client, temporary=result.temporary)
+
+    def abandon(self, result: JobResult) -> None:
+        """A held job will not be retried: its temporary file goes."""
+        self._held.pop(result.job_id, None)
+        if result.temporary:
+            _remove(result.path)
+
+    # ----------------------------------------------------------------- engine pass-through
+    def cancel(self, job_id: int) -> None:
+        self.engine.cancel(job_id)
+
+    def cancel_all(self) -> None:
+        self.engine.cancel_all()
+
+    def unload_now(self) -> None:
+        self.engine.unload_now()
+
+    def request_status(self) -> None:
+        self.engine.request_status()
+
+    @property
+    def busy(self) -> bool:
+        return self.engine.busy
+
+    # ----------------------------------------------------------------- results
+    def _on_ended(self, result: JobResult) -> None:
+        log.info("job %d %s: %d of %d page(s) in %.1f s%s", result.job_id, result.status.value, len(result.pages),
+                 result.page_count, result.seconds, f" ({result.error_kind.value})" if result.error_kind else "")
+        offer = self._offers.get(result.error_kind) if result.error_kind is not None else None
+        if result.status is JobStatus.FAILED and offer is not None and not self._closing:
+            self._held[result.job_id] = result  # held first: the offer may retry at once
+            if not offer(result):
+                self._held.pop(result.job_id, None)
+        if result.temporary and not self.holds(result):
+            _remove(result.path)
+        self.jobEnded.emit(result)
+
+    # ----------------------------------------------------------------- shutdown
+    def shutdown(self, timeout_s: float = 5.0) -> bool:
+        """Stop taking jobs, let disk chores end (bounded), stop the engine, remove the temporary files."""
+        if self._closing:
+            return True
+        self._closing = True
+        if not background.wait(2.0):
+            log.warning("a background chore was still running at quit")
+        ok = self.engine.shutdown(timeout_s)
+        if not ok:
+            log.error("the engine did not stop in time")
+        for result in list(self._held.values()):
+            self.abandon(result)
+        for folder in self._temp_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
+        self._temp_dirs.clear()
+        return ok
+
+
+def expand_and_check(sources: list[str]) -> tuple[list[str], list[documents.DocumentError]]:
+    """Folders to files, and each file's type checked by its bytes (pool thread: disk only, no MLX)."""
+    files, problems = documents.expand(sources)
+    readable = []
+    for path in files:
+        try:
+            documents.sniff(path)
+        except documents.DocumentError as e:
+            problems.append(e)
+            continue
+        readable.append(path)
+    return readable, problems
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        log.warning("a temporary file could not be removed (%s)", type(e).__name__)
+
+
+__all__ = ["JobController", "JobInfo", "expand_and_check"]
