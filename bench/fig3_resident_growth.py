@@ -42,7 +42,7 @@ def worker(model: str, docs: int, max_tokens: int) -> dict:
 
     from engine.testing import samples
     from engine.engine_thread import Engine
-    from engine.jobs import OcrOptions
+    from engine.jobs import JobStatus, OcrOptions
     from engine.lifecycle import Mode
     from engine.models.presets import ModelSpec
 
@@ -72,7 +72,7 @@ def worker(model: str, docs: int, max_tokens: int) -> dict:
             if time.monotonic() > deadline:
                 raise TimeoutError("the engine did not answer")
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents | QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
-        if done[i].status != "done":
+        if done[i].status is not JobStatus.DONE:
             raise RuntimeError(done[i].error)
         rss.append(common.rss_bytes() / MB)
         seconds.append(round(time.monotonic() - t_start, 3))

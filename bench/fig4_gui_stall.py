@@ -23,6 +23,7 @@ import time
 
 from bench import common
 from bench.common import Result
+from engine.jobs import JobStatus
 
 NUMBER = 4
 TITLE = "GUI event-loop stall while a 10-page PDF is OCR'd"
@@ -140,7 +141,7 @@ def worker(model: str, pages: int, scans: int, max_tokens: int, idle_s: float, s
     for f in tmp.iterdir():
         f.unlink()
     tmp.rmdir()
-    if result.get("status") != "done":
+    if result.get("status") != JobStatus.DONE:
         raise RuntimeError(f"the job did not finish: {result}")
     stalls.sort(reverse=True)
     return {"ticks": [round(t, 5) for t in ticks], "phases": phases, "events": events, "job": result,

@@ -114,7 +114,7 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
 
     from engine.testing import samples
     from engine.engine_thread import Engine
-    from engine.jobs import OcrOptions
+    from engine.jobs import JobStatus, OcrOptions
     from engine.lifecycle import Mode, State
     from engine.models.presets import ModelSpec
 
@@ -144,7 +144,7 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         guard.stop()
         r = done[-1]
-        if r.status != "done":
+        if r.status is not JobStatus.DONE:
             raise RuntimeError(r.error)
         return seconds, cpu, sum(p.generation_tokens for p in r.pages), sum(p.prompt_tokens for p in r.pages)
 

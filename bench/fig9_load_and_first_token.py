@@ -25,6 +25,7 @@ import time
 
 from bench import common
 from bench.common import Result
+from engine.jobs import JobStatus
 
 NUMBER = 9
 TITLE = "Load time and time to first token (engine beside bare mlx-vlm)"
@@ -110,7 +111,7 @@ def worker(side: str, model: str) -> dict:
         engine.submit([png], OcrOptions(max_tokens=4))
         loop.exec()
         engine.shutdown()
-        if marks.get("status") != "done" or "first" not in marks:
+        if marks.get("status") != JobStatus.DONE or "first" not in marks:
             raise RuntimeError(f"the engine did not produce a token: {marks}")
         return {
             "side": side,

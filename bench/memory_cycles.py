@@ -34,7 +34,7 @@ def run(cycles: int, release: str, model_dir: Path | None, size: str, sample_ms:
     from engine.testing import samples, tiny_model
     from engine.backend import Backend
     from engine.engine_thread import Engine
-    from engine.jobs import OcrOptions
+    from engine.jobs import JobStatus, OcrOptions
     from engine.lifecycle import Mode, State
     from engine.models.presets import ModelSpec
 
@@ -96,7 +96,7 @@ def run(cycles: int, release: str, model_dir: Path | None, size: str, sample_ms:
     for i in range(cycles):
         engine.submit([png], OcrOptions(max_tokens=max_tokens))
         wait(lambda: len(done) > i)
-        if done[i].status != "done":
+        if done[i].status is not JobStatus.DONE:
             raise RuntimeError(done[i].error)
         after_load.append(proc.memory_info().rss)
         fp_loaded.append(footprint_bytes())

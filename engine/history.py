@@ -217,6 +217,9 @@ class HistoryDocument:
     model_source: str = ""  # what to load to read it again (a preset's repo id or a folder)
     options: dict | None = None  # OcrOptions.as_json() it was read with
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", DocumentStatus(self.status))
+
     @property
     def missing(self) -> tuple[int, ...]:
         done = set(self.pages_done)

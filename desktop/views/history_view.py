@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.history import HistoryDocument, HistoryError, HistoryStore
+from engine.jobs import DocumentStatus
 
 from engine.background import run_in_background
 from .style import secondary
@@ -49,14 +50,13 @@ LIST_LIMIT = 2000  # rows shown at once; search reaches the rest
 def status_text(doc: HistoryDocument) -> str:
     done, total = len(doc.pages_done), doc.pages
     pages = f"{total} page{'s' if total != 1 else ''}"
-    if doc.status == "done":
+    if doc.status is DocumentStatus.DONE:
         return f"Done · {pages}"
-    if doc.status == "running":
+    if doc.status is DocumentStatus.RUNNING:
         return f"Reading · {done} of {pages}"
-    if doc.status == "failed" and not done:
+    if doc.status is DocumentStatus.FAILED and not done:
         return "Failed"
-    word = {"interrupted": "Interrupted", "incomplete": "Incomplete", "cancelled": "Cancelled", "failed": "Failed"}
-    return f"{word.get(doc.status, doc.status.title())} · {done} of {pages}"
+    return f"{doc.status.value.title()} · {done} of {pages}"
 
 
 class HistoryView(QWidget):
@@ -165,7 +165,7 @@ class HistoryView(QWidget):
             self.tree.addTopLevelItem(item)
             if doc.id == selected:
                 item.setSelected(True)
-        interrupted = [d for d in self.documents if d.status == "interrupted"]
+        interrupted = [d for d in self.documents if d.status is DocumentStatus.INTERRUPTED]
         if interrupted:
             n = len(interrupted)
             self.banner.setText(
@@ -204,7 +204,7 @@ class HistoryView(QWidget):
         idle = self._busy == 0
         self.open_button.setEnabled(idle and doc is not None and bool(doc.pages_done))
         self.resume_button.setEnabled(idle and doc is not None and doc.resumable)
-        self.delete_button.setEnabled(idle and doc is not None and doc.status != "running")
+        self.delete_button.setEnabled(idle and doc is not None and doc.status is not DocumentStatus.RUNNING)
         self.clear_button.setEnabled(idle and bool(self.documents))
 
     # --------------------------------------------------------------- actions

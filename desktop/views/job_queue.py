@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.documents import display_name
-from engine.jobs import JobInfo, JobResult, PageProgress
+from engine.jobs import JobInfo, JobResult, JobStatus, PageProgress
 
 from .style import secondary
 
@@ -111,15 +111,15 @@ class JobQueue(QWidget):
         item = self._rows.get(result.job_id)
         if item is None:
             return
-        if result.status == "done":
+        if result.status is JobStatus.DONE:
             pages = len(result.pages)
             text = f"Done · {pages} page{'s' if pages != 1 else ''}"
-        elif result.status == "cancelled":
+        elif result.status is JobStatus.CANCELLED:
             text = "Cancelled"
         else:
             if result.needs_password:
                 text = "Needs password"
-            elif result.error_kind == "model-missing":
+            elif result.needs_model:
                 text = "Needs model"  # read again once the model is downloaded
             else:
                 text = "Failed"

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from engine.models.downloads import CacheState, DownloadProgress
+from engine.models.downloads import CacheState, DownloadProgress, Phase
 from engine.models.presets import PRESETS, Preset
 
 from engine.background import run_in_background
@@ -391,7 +391,7 @@ class ModelList(QWidget):
         if repo_id != self.downloading:
             return
         total, done = int(p.total_bytes or 0), int(p.done_bytes or 0)
-        if getattr(p, "phase", "") == "checking":
+        if p.phase is Phase.CHECKING:
             self.progress.setRange(0, 0)
             self.status.setText(f"{self._label(repo_id)}: checking the files…")
             self._sync()

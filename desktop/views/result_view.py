@@ -17,7 +17,7 @@ from PySide6.QtGui import QFont, QPalette, QTextBlockFormat, QTextCharFormat, QT
 from PySide6.QtWidgets import QFrame, QTextEdit
 
 from engine.documents import display_name
-from engine.jobs import JobResult, PageProgress, PageResult, TextDelta
+from engine.jobs import JobResult, JobStatus, PageProgress, PageResult, PageSource, TextDelta
 
 from .style import result_font
 
@@ -31,14 +31,14 @@ class Section:
     path: str
     page: int
     pages: int
-    source: str = "model"
+    source: PageSource = PageSource.MODEL
     parts: list[str] = field(default_factory=list)
     final: str | None = None  # the page's text once finished
-    note: str = ""  # "cancelled" / "failed" when the page did not finish
+    note: str = ""  # the job's status when the page did not finish
 
     @property
     def heading(self) -> str:
-        label = f" {TEXT_LAYER_LABEL}" if self.source == "text-layer" else ""
+        label = f" {TEXT_LAYER_LABEL}" if self.source is PageSource.TEXT_LAYER else ""
         return f"{display_name(self.path)} · page {self.page} of {self.pages}{label}"
 
     @property
@@ -146,7 +146,7 @@ class ResultView(QTextEdit):
             return
         section.final = result.text
         section.source = result.source
-        if result.source == "text-layer" and key in self._heading_end:
+        if result.source is PageSource.TEXT_LAYER and key in self._heading_end:
             cur = QTextCursor(self.document())
             cur.setPosition(self._heading_end.pop(key).position())
             cur.insertText(" ", self._heading_fmt)
@@ -155,16 +155,16 @@ class ResultView(QTextEdit):
     def end_job(self, result: JobResult) -> None:
         """Mark a page cut short by a cancel or a failure."""
         self.flush()
-        if result.status == "done":
+        if result.status is JobStatus.DONE:
             return
         open_pages = [s for s in self.sections if s.job_id == result.job_id and s.final is None]
         for section in open_pages:
-            section.note = result.status
+            section.note = result.status.value
         if open_pages and open_pages[-1] is self.sections[-1]:
             with self._at_end() as cur:
                 if open_pages[-1].parts:
                     cur.insertBlock(self._body_block, self._body_fmt)
-                cur.insertText(f"— {result.status} —", self._note_fmt)
+                cur.insertText(f"— {result.status.value} —", self._note_fmt)
 
     def show_pages(self, pages: list[PageResult]) -> None:
         """Stored pages (from the history) shown as if they had just been read."""

@@ -122,7 +122,7 @@ class ProgressLine:
         """Called from the download's threads."""
         with self._lock:
             now = time.monotonic()
-            if p.phase != "done" and now - self._last < self.interval:
+            if p.phase is not downloads.Phase.DONE and now - self._last < self.interval:
                 return
             self._last = now
             text = format_progress(p)
@@ -143,7 +143,7 @@ class ProgressLine:
 
 
 def format_progress(p: downloads.DownloadProgress) -> str:
-    if p.phase == "checking":
+    if p.phase is downloads.Phase.CHECKING:
         return f"{p.repo_id}: checking the hub…"
     fraction = p.fraction
     if fraction is None:
@@ -154,7 +154,7 @@ def format_progress(p: downloads.DownloadProgress) -> str:
             f"{size_text(p.total_bytes)}")
     if p.speed_bps > 0:
         text += f"  {size_text(p.speed_bps)}/s"
-    if p.eta_s is not None and p.phase != "done":
+    if p.eta_s is not None and p.phase is not downloads.Phase.DONE:
         text += f"  ETA {duration(p.eta_s)}"
     return text
 

@@ -110,9 +110,10 @@ def ocr_paths(
     """OCR every path in order; stream text (or JSON lines) to ``out``. Non-zero if any input failed."""
     from PySide6.QtCore import QCoreApplication, QTimer
 
+    from engine.controller import JobController
     from engine.documents import expand
     from engine.engine_thread import Engine
-    from engine.jobs import Client, JobStatus
+    from engine.jobs import Client, ErrorKind, JobStatus
     from engine.lifecycle import Mode
 
     out = out or sys.stdout
@@ -123,7 +124,7 @@ def ocr_paths(
     for problem in problems:
         print(f"error: {problem}", file=err, flush=True)
 
-    engine = Engine(spec, Mode.KEEP_RESIDENT, check_memory=check_memory, history=history)
+    controller = JobController(Engine(spec, Mode.KEEP_RESIDENT, check_memory=check_memory, history=history))
     state = {"failures": failures, "left": 0}
 
     def on_page_started(p):
@@ -145,6 +146,8 @@ def ocr_paths(
         if r.status is not JobStatus.DONE:
             state["failures"] += 1
             print(f"error: {r.error or os.path.basename(r.path) + ': cancelled'}", file=err, flush=True)
+        if r.error_kind is ErrorKind.QUEUE:
+            return  # never queued: not one of the jobs waited for
         state["left"] -= 1
         if state["left"] <= 0:
             QTimer.singleShot(0, app.quit)
@@ -152,15 +155,14 @@ def ocr_paths(
     def on_notice(text):
         print(f"note: {text}", file=err, flush=True)
 
-    engine.pageStarted.connect(on_page_started)
-    engine.textDelta.connect(on_delta)
-    engine.pageFinished.connect(on_page)
-    engine.jobFinished.connect(on_done)
-    engine.jobFailed.connect(on_done)
-    engine.notice.connect(on_notice)
-    ids = engine.submit(files, options, client=Client.CLI)
+    controller.pageStarted.connect(on_page_started)
+    controller.textDelta.connect(on_delta)
+    controller.pageFinished.connect(on_page)
+    controller.jobEnded.connect(on_done)
+    controller.message.connect(on_notice)
+    ids = controller.submit_files(files, options, client=Client.CLI)
     state["left"] = len(ids)
     if ids:
         app.exec()
-    engine.shutdown()
+    controller.shutdown()
     return 1 if state["failures"] else 0

@@ -62,6 +62,7 @@ Methods:
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import os
 import shutil
@@ -88,6 +89,12 @@ SPEED_WINDOW_S = 3.0
 
 
 # ------------------------------------------------------------------ results and errors
+class Phase(enum.StrEnum):
+    CHECKING = "checking"  # listing the repo
+    DOWNLOADING = "downloading"
+    DONE = "done"
+
+
 @dataclass(frozen=True)
 class DownloadProgress:
     """How far a download is. Bytes count the whole model: files already cached are done."""
@@ -99,7 +106,7 @@ class DownloadProgress:
     eta_s: float | None  # seconds left; None when unknown
     files_total: int = 0
     files_done: int = 0
-    phase: str = "downloading"  # "checking" (listing the repo) / "downloading" / "done"
+    phase: Phase = Phase.DOWNLOADING
 
     @property
     def fraction(self) -> float | None:
@@ -314,7 +321,7 @@ class _Tracker:
         (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
         return (b1 - b0) / (t1 - t0) if t1 - t0 > 0 and b1 > b0 else 0.0
 
-    def snapshot(self, phase: str = "downloading") -> DownloadProgress:
+    def snapshot(self, phase: Phase = Phase.DOWNLOADING) -> DownloadProgress:
         with self._lock:
             speed = self.speed()
             left = max(0, self.total - self.done)
@@ -326,9 +333,9 @@ class _Tracker:
         with self._lock:
             self.done = max(self.done, self.total)
             self._files_finished = self.files_total
-        self.emit("done")
+        self.emit(Phase.DONE)
 
-    def emit(self, phase: str = "downloading") -> None:
+    def emit(self, phase: Phase = Phase.DOWNLOADING) -> None:
         with self._emit_lock:
             _report(self._on_progress, self.snapshot(phase))
 
@@ -441,7 +448,7 @@ def download(
     repo_id = resolve_repo_id(source)
     cache = hub_cache_dir(cache_dir)
     endpoint = _endpoint(endpoint)
-    _report(on_progress, DownloadProgress(repo_id, 0, 0, 0.0, None, phase="checking"))
+    _report(on_progress, DownloadProgress(repo_id, 0, 0, 0.0, None, phase=Phase.CHECKING))
     with _ACTIVE_LOCK:
         if repo_id in _ACTIVE:
             raise DownloadError(f"{repo_id} is already being downloaded")
@@ -594,7 +601,7 @@ def _from_cache_or_explain(repo_id: str, cache: Path, reason: str, on_progress) 
     path = _cached_snapshot_in(repo_id, cache)
     if path is not None:
         size = _bytes_under(path)
-        _report(on_progress, DownloadProgress(repo_id, size, size, 0.0, 0.0, phase="done"))
+        _report(on_progress, DownloadProgress(repo_id, size, size, 0.0, 0.0, phase=Phase.DONE))
         return path
     missing = missing_files(repo_id, cache)
     if missing is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+from engine.jobs import ErrorKind, JobStatus
 import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtGui import QGuiApplication, QKeySequence
@@ -41,7 +42,7 @@ def test_png_and_pdf_drops_stream_page_by_page(qtbot, make_app, tmp_path):
     assert drop(app.window.drop_zone, [pdf])
     _, pdf_result = jobs.wait(qtbot, 2)
 
-    assert png_result.status == pdf_result.status == "done"
+    assert png_result.status == pdf_result.status == JobStatus.DONE
     assert headings(app) == [
         ("note.png", 1, 1, "model"),
         ("letter.pdf", 1, 3, "model"),
@@ -81,7 +82,7 @@ def test_folder_with_an_unsupported_file_names_it_and_reads_the_rest(qtbot, make
     assert drop(app.window.drop_zone, [folder])
     results = jobs.wait(qtbot, 2)
     assert sorted(os.path.basename(r.path) for r in results) == ["a.png", "b.pdf"]
-    assert all(r.status == "done" for r in results)
+    assert all(r.status == JobStatus.DONE for r in results)
     messages = app.window.messages
     assert messages.isVisibleTo(app.window)
     assert any(m.startswith("notes.docx:") for m in messages.messages)
@@ -153,7 +154,7 @@ def test_unload_mid_job_waits_for_the_job(qtbot, make_app, tmp_path):
     [result] = jobs.wait(qtbot, 1)
     wait_state(qtbot, app, State.UNLOADED)
     assert texts_when_busy == [("Unload After Current Job", True)]
-    assert result.status == "done" and len(result.pages) == 3  # the job was not cut short
+    assert result.status == JobStatus.DONE and len(result.pages) == 3  # the job was not cut short
     unloading = [done for state, done in states if state is State.UNLOADING]
     assert unloading and unloading[0] == 1  # the unload began only after the job ended
     assert any(state is State.BUSY for state, _ in states)
@@ -233,7 +234,7 @@ def test_copy_and_save_as_give_the_streamed_text(qtbot, make_app, tmp_path):
     pdf = samples.write_pdf(tmp_path / "report.pdf", pages=3, text_pages={2})
     app.submit([pdf])
     [result] = jobs.wait(qtbot, 1)
-    assert result.status == "done"
+    assert result.status == JobStatus.DONE
     window = app.window
     streamed = [jobs.streamed(result.job_id, p) for p in (1, 2, 3)]
 
@@ -280,14 +281,14 @@ def test_cancel_mid_job_stops_it_and_the_app_stays_usable(qtbot, make_app, tmp_p
     app.submit([pdf])
     [result] = jobs.wait(qtbot, 1)
     app.engine.textDelta.disconnect(on_delta)
-    assert result.status == "cancelled" and len(result.pages) < 6
+    assert result.status == JobStatus.CANCELLED and len(result.pages) < 6
     assert app.window.job_queue.status_text(result.job_id) == "Cancelled"
     assert app.window.result_view.toPlainText().rstrip().endswith("— cancelled —")
     wait_state(qtbot, app, State.READY)
 
     app.submit([samples.write_png(tmp_path / "after.png")])
     [_, after] = jobs.wait(qtbot, 2)
-    assert after.status == "done" and len(after.pages) == 1
+    assert after.status == JobStatus.DONE and len(after.pages) == 1
 
     # Cancel All empties the queue, running job included (a long first job: it is surely still running)
     more = [samples.write_pdf(tmp_path / f"more{i}.pdf", pages=30 if i == 0 else 2, text_pages=set()) for i in range(3)]
@@ -296,7 +297,7 @@ def test_cancel_mid_job_stops_it_and_the_app_stays_usable(qtbot, make_app, tmp_p
     )
     app.submit(more)
     done = jobs.wait(qtbot, 5)
-    assert [r.status for r in done[2:]] == ["cancelled"] * 3, [(os.path.basename(r.path), r.status, len(r.pages)) for r in done]
+    assert [r.status for r in done[2:]] == [JobStatus.CANCELLED] * 3, [(os.path.basename(r.path), r.status, len(r.pages)) for r in done]
     assert not app.window.job_queue.cancel_all.isEnabled()
 
 
@@ -319,7 +320,7 @@ def test_gui_stays_responsive_while_a_pdf_is_read(qtbot, make_app, tmp_path):
     app.submit([pdf])
     [result] = jobs.wait(qtbot, 1)
     beat.stop()
-    assert result.status == "done" and len(result.pages) == 3
+    assert result.status == JobStatus.DONE and len(result.pages) == 3
     gaps.sort()
     longest = gaps[-1]
     p99 = gaps[int(len(gaps) * 0.99) - 1]
@@ -355,14 +356,14 @@ def test_password_protected_pdf_asks_and_reads_it(qtbot, make_app, tmp_path):
     jobs = Jobs(app.engine)
     app.submit([locked])
     [first] = jobs.wait(qtbot, 1)
-    assert first.error_kind == "password"
+    assert first.error_kind == ErrorKind.PASSWORD
     qtbot.waitUntil(lambda: app.window.findChild(QInputDialog, "passwordDialog") is not None, timeout=5000)
     dialog = app.window.findChild(QInputDialog, "passwordDialog")
     assert "locked.pdf" in dialog.labelText()
     dialog.setTextValue("wrong")
     dialog.accept()
     [_, second] = jobs.wait(qtbot, 2)
-    assert second.error_kind == "password"
+    assert second.error_kind == ErrorKind.PASSWORD
     qtbot.waitUntil(lambda: (d := app.window.findChild(QInputDialog, "passwordDialog")) is not None
                     and d is not dialog and d.isVisible(), timeout=5000)
     dialog = app.window.findChild(QInputDialog, "passwordDialog")
@@ -370,7 +371,7 @@ def test_password_protected_pdf_asks_and_reads_it(qtbot, make_app, tmp_path):
     dialog.setTextValue("s3cret")
     dialog.accept()
     [_, _, third] = jobs.wait(qtbot, 3)
-    assert third.status == "done" and "Page 1" in third.text
+    assert third.status == JobStatus.DONE and "Page 1" in third.text
 
 
 def test_clipboard_image_goes_through_a_private_file_that_is_removed(qtbot, make_app):
@@ -379,7 +380,7 @@ def test_clipboard_image_goes_through_a_private_file_that_is_removed(qtbot, make
     QGuiApplication.clipboard().setImage(samples_qimage())
     app.tray.action("ocrClipboard").trigger()
     [result] = jobs.wait(qtbot, 1)
-    assert result.status == "done"
+    assert result.status == JobStatus.DONE
     folder = app.clipboard_images.folder
     assert folder is not None and os.path.dirname(result.path) == folder
     assert os.stat(folder).st_mode & 0o777 == 0o700
@@ -403,7 +404,7 @@ def test_finder_open_event_queues_the_file(qtbot, make_app, qapp, tmp_path):
     png = samples.write_png(tmp_path / "from-finder.png")
     qapp.sendEvent(qapp, QFileOpenEvent(str(png)))
     [result] = jobs.wait(qtbot, 1)
-    assert result.path == str(png) and result.status == "done"
+    assert result.path == str(png) and result.status == JobStatus.DONE
     assert app.window.isVisible()
 
 
@@ -468,7 +469,7 @@ def test_changing_the_model_in_settings_applies_to_the_engine(qtbot, make_app, t
     wait_state(qtbot, app, State.UNLOADED)  # the loaded model goes; the next job loads the new one
     app.submit([samples.write_png(tmp_path / "b.png")])
     [_, second] = jobs.wait(qtbot, 2)
-    assert second.status == "done" and second.pages[0].model == "other-model"
+    assert second.status == JobStatus.DONE and second.pages[0].model == "other-model"
 
 
 def test_files_opened_before_the_app_was_wired_are_not_lost(qtbot, qapp, make_app, tmp_path):
@@ -481,7 +482,7 @@ def test_files_opened_before_the_app_was_wired_are_not_lost(qtbot, qapp, make_ap
     app = make_app()
     jobs = Jobs(app.engine)
     [result] = jobs.wait(qtbot, 1)
-    assert result.path == str(png) and result.status == "done"
+    assert result.path == str(png) and result.status == JobStatus.DONE
 
 
 def test_quit_waits_for_background_chores_before_closing(qtbot):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from desktop.views.history_view import HistoryView, status_text
 from desktop.views.result_view import ResultView
 from engine.history import HistoryStore
-from engine.jobs import PageResult
+from engine.jobs import DocumentStatus, JobStatus, PageResult
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WAIT_MS = 10_000
@@ -41,7 +41,7 @@ def files(tmp_path):
     return made
 
 
-def _finished(store, path, pages, texts, status="done"):
+def _finished(store, path, pages, texts, status=JobStatus.DONE):
     r = store.start_document(path, pages, "tiny")
     for n, text in texts.items():
         store.add_page(r, _page(path, n, pages, text))
@@ -88,7 +88,7 @@ def rows(view):
 
 def test_lists_newest_first_with_status_and_interrupted_banner(qtbot, view, store, files):
     _finished(store, files["report.pdf"], 2, {1: "annual report", 2: "page two"})
-    _finished(store, files["receipt.png"], 1, {1: "coffee 3.50"}, status="cancelled")
+    _finished(store, files["receipt.png"], 1, {1: "coffee 3.50"}, status=JobStatus.CANCELLED)
     _interrupted(store, files["scan.pdf"], 20, 5)
     load(qtbot, view)
     assert rows(view) == [("scan.pdf", "Interrupted · 5 of 20 pages"), ("receipt.png", "Cancelled · 1 of 1 page"),
@@ -182,7 +182,7 @@ def test_a_running_document_cannot_be_deleted(qtbot, view, store, files):
     view.select(running)
     assert rows(view) == [("scan.pdf", "Reading · 0 of 3 pages")]
     assert not view.delete_button.isEnabled() and not view.resume_button.isEnabled()
-    store.finish_document(running, "done")
+    store.finish_document(running, JobStatus.DONE)
 
 
 def test_unreadable_history_is_a_message_not_a_crash(qtbot, tmp_path):
@@ -209,9 +209,9 @@ def test_status_words():
     def doc(status, done, pages):
         return HistoryDocument(1, "/a.pdf", "a.pdf", pages, "m", status, None, 0.0, None, tuple(range(1, done + 1)))
 
-    assert status_text(doc("done", 1, 1)) == "Done · 1 page"
-    assert status_text(doc("incomplete", 2, 3)) == "Incomplete · 2 of 3 pages"
-    assert status_text(doc("failed", 0, 3)) == "Failed"
+    assert status_text(doc(JobStatus.DONE, 1, 1)) == "Done · 1 page"
+    assert status_text(doc(DocumentStatus.INCOMPLETE, 2, 3)) == "Incomplete · 2 of 3 pages"
+    assert status_text(doc(JobStatus.FAILED, 0, 3)) == "Failed"
 
 
 def test_many_refreshes_on_pool_threads_keep_the_connections_few(qtbot, view, store, files):

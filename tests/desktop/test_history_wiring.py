@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QWidget
 
 from engine.testing import samples
 from engine.history import HistoryStore
-from engine.jobs import PageResult
+from engine.jobs import JobStatus, PageResult
 
 from .conftest import WAIT_MS, Jobs
 from .test_history_view import _interrupted
@@ -49,13 +49,13 @@ def test_a_finished_job_is_listed_and_reopens_into_the_results(qtbot, make_app, 
     with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):  # the debounced refresh after the job ends
         app.submit([str(png)])
         [result] = jobs.wait(qtbot, 1)
-    assert result.status == "done"
+    assert result.status == JobStatus.DONE
     assert listed(app) == [("note.png", "Done · 1 page")]
 
     # shown again: the list is re-read (a document another process added appears)
     other = store.start_document(str(png), 1, "elsewhere")
     store.add_page(other, PageResult(1, str(png), 1, 1, "from elsewhere", "model", "elsewhere"))
-    store.finish_document(other, "done")
+    store.finish_document(other, JobStatus.DONE)
     with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
         window.show_history()
     assert window.tabs.currentWidget() is view
@@ -95,13 +95,13 @@ def test_an_interrupted_document_is_announced_and_resumed(qtbot, make_app, store
     with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):  # the list follows the job's end
         view.resume_selected()
         [result] = jobs.wait(qtbot, 1)
-    assert result.status == "done"
+    assert result.status == JobStatus.DONE
     assert started == [2]  # only the missing page was read
     assert [p.page for p in result.pages] == [2]
     assert app.window.tabs.currentWidget() is app.window.result_view
 
     doc = store.document(record)
-    assert (doc.status, doc.pages_done) == ("done", (1, 2))
+    assert (doc.status, doc.pages_done) == (JobStatus.DONE, (1, 2))
     assert len(store.documents()) == 1  # resumed into the same record
     pages = store.pages(record)
     assert pages[0].text == "kept page 1"  # the page read before the kill is kept as it was

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.jobs import ErrorKind, JobStatus
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
@@ -34,7 +35,7 @@ def test_missing_model_asks_once_downloads_with_progress_then_runs(qtbot, hub, t
 
     app.submit([samples.write_png(tmp_path / "a.png"), samples.write_pdf(tmp_path / "b.pdf", pages=2)])
     failed = jobs.wait(qtbot, 2)
-    assert [r.error_kind for r in failed] == ["model-missing", "model-missing"]
+    assert [r.error_kind for r in failed] == [ErrorKind.MODEL_MISSING, ErrorKind.MODEL_MISSING]
     qtbot.waitUntil(lambda: question(app) is not None, timeout=5000)
     box = question(app)
     assert box.windowModality() == Qt.WindowModality.WindowModal  # open(), a sheet: no nested event loop
@@ -44,7 +45,7 @@ def test_missing_model_asks_once_downloads_with_progress_then_runs(qtbot, hub, t
 
     qtbot.waitUntil(lambda: app.window.download_bar.isVisibleTo(app.window), timeout=5000)
     results = jobs.wait(qtbot, 4, timeout=WAIT_MS * 2)
-    assert [r.status for r in results[2:]] == ["done", "done"]
+    assert [r.status for r in results[2:]] == [JobStatus.DONE, JobStatus.DONE]
     assert sorted(r.path for r in results[2:]) == sorted(r.path for r in failed)
     assert not app.window.download_bar.isVisibleTo(app.window)
     assert len(values) >= 3 and values[-1] > values[0] and values == sorted(values), values

@@ -15,7 +15,7 @@ from desktop.views.drop_zone import DropZone, paths_from_mime
 from desktop.views.job_queue import JobQueue
 from desktop.views.result_view import TEXT_LAYER_LABEL, ResultView
 from desktop.views.status_bar import StatusBar
-from engine.jobs import EngineStatus, JobInfo, JobResult, PageProgress, PageResult, TextDelta
+from engine.jobs import EngineStatus, JobInfo, JobResult, JobStatus, PageProgress, PageResult, PageSource, TextDelta
 from engine.lifecycle import Mode, State
 
 from .conftest import drop, mime_for
@@ -58,7 +58,7 @@ def test_job_queue_rows_progress_and_cancel(qtbot):
     assert queue.status_text(1) == "page 2 of 3"
     queue.cancel_button(2).click()
     assert cancels == [2] and queue.status_text(2) == "Cancelling…"
-    queue.finished(JobResult(2, "/docs/b.png", "cancelled"))
+    queue.finished(JobResult(2, "/docs/b.png", JobStatus.CANCELLED))
     assert queue.status_text(2) == "Cancelled" and queue.cancel_button(2) is None
     queue.finished(JobResult(1, "/docs/a.pdf", "failed", error="a.pdf: damaged", error_kind="document"))
     assert queue.status_text(1) == "Failed" and not queue.cancel_all.isEnabled()
@@ -66,7 +66,7 @@ def test_job_queue_rows_progress_and_cancel(qtbot):
     assert queue.job_ids() == []
 
 
-def _page(view, job, path, page, pages, parts, source="model"):
+def _page(view, job, path, page, pages, parts, source=PageSource.MODEL):
     view.begin_page(PageProgress(job, path, page, pages))
     for part in parts:
         view.append(TextDelta(job, page, part))
@@ -102,7 +102,7 @@ def test_result_view_streams_in_batches_and_marks_cancelled_page(qtbot):
     qtbot.waitUntil(lambda: "t49" in view.toPlainText(), timeout=1000)  # flushed within a frame
     view.end_job(JobResult(3, "/d/long.pdf", "cancelled"))
     assert view.toPlainText().rstrip().endswith("— cancelled —")
-    assert view.sections[0].note == "cancelled"
+    assert view.sections[0].note == JobStatus.CANCELLED
     assert view.sections[0].text == "".join(f"t{i} " for i in range(50))
 
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+from engine.jobs import PageSource
 import pytest
 
 from engine.testing import samples
@@ -26,7 +27,7 @@ def test_ocr_json_prints_one_object_per_page(tiny_model_dir, tmp_path):
     assert run.returncode == 0, run.stderr
     rows = [json.loads(line) for line in run.stdout.splitlines()]
     assert [(r["page"], r["pages"]) for r in rows] == [(1, 3), (2, 3), (3, 3)]
-    assert [r["source"] for r in rows] == ["text-layer", "model", "model"]
+    assert [r["source"] for r in rows] == [PageSource.TEXT_LAYER, PageSource.MODEL, PageSource.MODEL]
     for r in rows:
         assert set(r) == {"path", "page", "pages", "text", "source", "prompt_tokens", "generation_tokens", "seconds"}
         assert r["path"] == str(pdf)

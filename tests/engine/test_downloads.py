@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import psutil
+from engine.jobs import ErrorKind, JobStatus
 import pytest
 
 from engine.cli import models as models_cli
@@ -22,6 +23,7 @@ from engine.human import size_text
 from engine.models import downloads
 from engine.testing import samples
 from engine.models.downloads import (
+    Phase,
     DownloadCancelled, DownloadProgress, HubUnreachable, NotEnoughDiskSpace, RepoNotFound, RepoRefused,
 )
 from engine.models.store import ModelNotFound, ModelTooLarge, cached_snapshot, check_fit, locate, memory_needed
@@ -79,8 +81,8 @@ def test_first_download_fills_the_cache_then_the_engine_loads_and_runs_it(qtbot,
     fetched = [r.path.rsplit("/", 1)[-1] for r in hub.file_requests()]
     assert sorted(fetched) == sorted(expected)
     # progress: checking first, done last, bytes never go back, totals are the real sizes
-    assert events[0].phase == "checking" and events[-1].phase == "done"
-    moving = [e for e in events if e.phase != "checking"]
+    assert events[0].phase == Phase.CHECKING and events[-1].phase == Phase.DONE
+    moving = [e for e in events if e.phase != Phase.CHECKING]
     assert all(e.total_bytes == sum(expected.values()) for e in moving)
     assert [e.done_bytes for e in moving] == sorted(e.done_bytes for e in moving)
     assert events[-1].done_bytes == events[-1].total_bytes
@@ -93,7 +95,7 @@ def test_first_download_fills_the_cache_then_the_engine_loads_and_runs_it(qtbot,
         engine.jobFailed.connect(results.append)
         engine.submit([samples.write_png(tmp_path / "page.png")], OcrOptions(max_tokens=4))
         qtbot.waitUntil(lambda: len(results) == 1, timeout=120_000)
-        assert results[0].status == "done", results[0].error
+        assert results[0].status == JobStatus.DONE, results[0].error
         assert results[0].page_count == 1
     finally:
         assert engine.shutdown(10)
@@ -109,7 +111,7 @@ def test_second_run_fetches_no_finished_file(hub, tiny_model_dir):
     assert second == first
     assert hub.file_requests(method=None) == []  # no HEAD, no GET for any file
     assert all(r.path.startswith("/api/") for r in hub.requests)
-    assert events[-1].phase == "done" and events[-1].done_bytes == events[-1].total_bytes
+    assert events[-1].phase == Phase.DONE and events[-1].done_bytes == events[-1].total_bytes
 
 
 def test_a_file_cut_mid_way_resumes_with_a_range_request(hub, tiny_model_dir):
@@ -244,7 +246,7 @@ def test_offline_mode_uses_the_cache_silently(hub, tiny_model_dir):
 
     assert path == online
     assert hub.requests == []
-    assert events[-1].phase == "done"
+    assert events[-1].phase == Phase.DONE
 
 
 def test_offline_with_nothing_cached_says_so(hub):
@@ -345,7 +347,7 @@ def test_downloader_reports_through_queued_signals(qtbot, hub, tiny_model_dir):
     assert repo_id == REPO and path == locate(REPO)
     assert downloader.active is None
     assert progress and threads == {True}
-    assert isinstance(progress[-1], DownloadProgress) and progress[-1].phase == "done"
+    assert isinstance(progress[-1], DownloadProgress) and progress[-1].phase == Phase.DONE
 
     assert downloads.cache_state(REPO).downloaded
     assert downloads.remote_size(REPO) == sum(model_files(tiny_model_dir).values())
@@ -432,7 +434,7 @@ def test_progress_line_format():
     stream = Tty()
     line = models_cli.ProgressLine(stream, interval_s=0.0)
     line.update(p)
-    line.update(DownloadProgress("r", 2_000_000_000, 2_000_000_000, 0, 0.0, phase="done"))
+    line.update(DownloadProgress("r", 2_000_000_000, 2_000_000_000, 0, 0.0, phase=Phase.DONE))
     line.end()
     assert stream.getvalue().count("\r") == 2 and stream.getvalue().endswith("\n")
     assert "100.0%" in stream.getvalue()
@@ -501,13 +503,13 @@ def test_engine_refuses_a_load_that_does_not_fit_and_the_override_allows_it(
         engine.submit([png], OcrOptions(max_tokens=3))
         qtbot.waitUntil(lambda: len(results) == 1, timeout=60_000)
         refused = results[0]
-        assert refused.status == "failed" and refused.error_kind == "memory"
+        assert refused.status == JobStatus.FAILED and refused.error_kind == ErrorKind.MEMORY
         assert f"{need / 1e9:.1f} GB" in refused.error and f"{need // 2 / 1e9:.1f} GB" in refused.error
         qtbot.waitUntil(lambda: engine.status.state is State.UNLOADED, timeout=10_000)
 
         engine.set_memory_check(False)
         engine.submit([samples.write_png(tmp_path / "again.png")], OcrOptions(max_tokens=3))
         qtbot.waitUntil(lambda: len(results) == 2, timeout=120_000)
-        assert results[1].status == "done", results[1].error
+        assert results[1].status == JobStatus.DONE, results[1].error
     finally:
         assert engine.shutdown(10)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from engine.testing import samples
 from engine.engine_thread import Engine
-from engine.jobs import OcrOptions
+from engine.jobs import ErrorKind, JobStatus, OcrOptions, PageSource
 from engine.lifecycle import Mode, State
 from engine.models.presets import ModelSpec
 
@@ -89,7 +89,7 @@ def test_png_jpeg_tiff_pdf_signal_order_and_streaming(qtbot, make_engine, inputs
     ids = engine.submit([inputs["png"], inputs["jpg"], inputs["tiff"], inputs["pdf"]], opts)
     assert len(ids) == 4
     results = wait_done(qtbot, engine, 4)
-    assert [r.status for r in results] == ["done"] * 4
+    assert [r.status for r in results] == [JobStatus.DONE] * 4
     assert [r.job_id for r in results] == ids  # FIFO
     assert [len(r.pages) for r in results] == [1, 1, 2, 3]
 
@@ -108,7 +108,7 @@ def test_png_jpeg_tiff_pdf_signal_order_and_streaming(qtbot, make_engine, inputs
                 assert page.prompt_tokens > 0
                 assert page.peak_memory > 0
     pdf_pages = results[3].pages
-    assert [p.source for p in pdf_pages] == ["model", "text-layer", "model"]
+    assert [p.source for p in pdf_pages] == [PageSource.MODEL, PageSource.TEXT_LAYER, PageSource.MODEL]
     assert "Page 2" in pdf_pages[1].text  # the text layer's own words, not the model's
     assert [(p.page, p.pages) for p in pdf_pages] == [(1, 3), (2, 3), (3, 3)]
     # jobs queued before the model loaded: one load, busy while working, ready at the end
@@ -125,12 +125,12 @@ def test_cancel_mid_job_and_engine_stays_usable(qtbot, make_engine, tmp_path):
     [job] = engine.submit([pdf], OcrOptions(max_tokens=200))
     engine.textDelta.connect(lambda d: engine.cancel(job))
     [result] = wait_done(qtbot, engine)
-    assert result.status == "cancelled"
+    assert result.status == JobStatus.CANCELLED
     assert len(result.pages) < 6
     engine.textDelta.disconnect()
     [again] = engine.submit([samples.write_png(tmp_path / "x.png")], OcrOptions(max_tokens=4))
     [result] = wait_done(qtbot, engine)
-    assert (result.job_id, result.status) == (again, "done")
+    assert (result.job_id, result.status) == (again, JobStatus.DONE)
 
 
 def test_cancel_queued_job_and_cancel_all(qtbot, make_engine, tmp_path):
@@ -143,7 +143,7 @@ def test_cancel_queued_job_and_cancel_all(qtbot, make_engine, tmp_path):
     engine.cancel_all()
     qtbot.waitUntil(lambda: len(rec.of("jobFinished")) == 2, timeout=WAIT_MS)
     statuses = {r.job_id: r.status for r in rec.of("jobFinished")}
-    assert statuses == {first: "cancelled", second: "cancelled"}
+    assert statuses == {first: JobStatus.CANCELLED, second: JobStatus.CANCELLED}
     assert not any(p.job_id == second for p in rec.of("jobStarted"))
 
 
@@ -161,7 +161,7 @@ def test_unload_now_during_job_is_deferred_and_reported(qtbot, make_engine, tmp_
     engine.submit([pdf], OcrOptions(max_tokens=8))
     [result] = wait_done(qtbot, engine)
     wait_state(qtbot, engine, State.UNLOADED)
-    assert result.status == "done" and len(result.pages) == 2  # the job was not cut short
+    assert result.status == JobStatus.DONE and len(result.pages) == 2  # the job was not cut short
     statuses = rec.of("stateChanged")
     pending = [s for s in statuses if s.unload_pending]
     assert pending and all(s.state is State.BUSY for s in pending)
@@ -224,10 +224,10 @@ def test_bad_inputs_fail_one_line_and_others_run(qtbot, make_engine, tmp_path, i
     engine.submit([missing, unsupported, inputs["png"], corrupt], OcrOptions(max_tokens=4))
     results = wait_done(qtbot, engine, 4)
     by_path = {r.path: r for r in results}
-    assert by_path[str(inputs["png"])].status == "done"
+    assert by_path[str(inputs["png"])].status == JobStatus.DONE
     for path in (missing, unsupported, corrupt):
         r = by_path[str(path)]
-        assert r.status == "failed" and r.error_kind == "document"
+        assert r.status == JobStatus.FAILED and r.error_kind == ErrorKind.DOCUMENT
         assert r.error.startswith(path.name + ": ") and "\n" not in r.error
 
 
@@ -235,10 +235,10 @@ def test_missing_model_fails_jobs_clearly_and_returns_to_unloaded(qtbot, make_en
     engine, rec = make_engine(model=tmp_path / "no-such-model")
     engine.submit([inputs["png"], inputs["jpg"]], OcrOptions(max_tokens=4))
     results = wait_done(qtbot, engine, 2)
-    assert all(r.status == "failed" and r.error_kind == "model-missing" for r in results)
+    assert all(r.status == JobStatus.FAILED and r.error_kind == ErrorKind.MODEL_MISSING for r in results)
     assert "no-such-model" in results[0].error and results[0].error.startswith("a.png: ")
     wait_state(qtbot, engine, State.UNLOADED)
-    assert engine.status.error and engine.status.error_kind == "model-missing"
+    assert engine.status.error and engine.status.error_kind == ErrorKind.MODEL_MISSING
 
 
 def test_duplicates_while_queued_are_skipped(qtbot, make_engine, inputs):

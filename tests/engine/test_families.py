@@ -5,7 +5,7 @@ import pytest
 from engine.testing import samples
 from engine.testing import tiny_model
 from engine.engine_thread import Engine
-from engine.jobs import OcrOptions
+from engine.jobs import JobStatus, OcrOptions, PageSource
 from engine.lifecycle import Mode, State
 from engine.models.presets import ModelSpec
 
@@ -24,8 +24,8 @@ def test_family_runs_through_engine(qtbot, tmp_path, family):
     engine.submit([pdf], OcrOptions(max_tokens=4))
     qtbot.waitUntil(lambda: bool(done), timeout=120_000)
     [result] = done
-    assert result.status == "done", result.error
-    assert [p.source for p in result.pages] == ["model", "model"]
+    assert result.status == JobStatus.DONE, result.error
+    assert [p.source for p in result.pages] == [PageSource.MODEL, PageSource.MODEL]
     assert all(1 <= p.generation_tokens <= 4 and p.prompt_tokens > 0 for p in result.pages)
     engine.unload_now()
     qtbot.waitUntil(lambda: engine.status.state is State.UNLOADED, timeout=60_000)

@@ -29,7 +29,7 @@ from engine.history import (
     migrate,
 )
 from engine.documents import display_name
-from engine.jobs import PageResult
+from engine.jobs import DocumentStatus, JobStatus, PageResult, PageSource
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -87,17 +87,17 @@ WRITER = """
 def test_pages_committed_with_all_fields_and_document_finished(store, doc_file):
     record = store.start_document(doc_file, 3, "tiny")
     [doc] = store.documents()
-    assert (doc.id, doc.status, doc.pages_done, doc.pages) == (record, "running", (), 3)
+    assert (doc.id, doc.status, doc.pages_done, doc.pages) == (record, DocumentStatus.RUNNING, (), 3)
     for n in (1, 2, 3):
         store.add_page(record, page(n, path=doc_file))
-    store.finish_document(record, "done")
+    store.finish_document(record, JobStatus.DONE)
     [doc] = store.documents()
-    assert (doc.status, doc.pages_done, doc.missing, doc.error) == ("done", (1, 2, 3), (), None)
+    assert (doc.status, doc.pages_done, doc.missing, doc.error) == (JobStatus.DONE, (1, 2, 3), (), None)
     assert doc.finished >= doc.started and doc.model == "tiny" and doc.name == "a.pdf" and doc.path == doc_file
     got = store.pages(record)
     assert [p.page for p in got] == [1, 2, 3]
     p2 = got[1]
-    assert (p2.text, p2.source, p2.model, p2.prompt_tokens, p2.generation_tokens) == ("text of page 2", "model", "tiny", 12, 2)
+    assert (p2.text, p2.source, p2.model, p2.prompt_tokens, p2.generation_tokens) == ("text of page 2", PageSource.MODEL, "tiny", 12, 2)
     assert (p2.seconds, p2.first_token_seconds, p2.tokens_per_second, p2.peak_memory) == (0.5, 0.1, 4.0, 2000)
     assert p2.finished >= doc.started
     result = dataclasses.replace(p2, job_id=7)  # the history returns the engine's own PageResult
@@ -107,9 +107,9 @@ def test_pages_committed_with_all_fields_and_document_finished(store, doc_file):
 def test_failed_and_cancelled_keep_their_pages_and_error(store, doc_file):
     r = store.start_document(doc_file, 4, "tiny")
     store.add_page(r, page(1, path=doc_file, pages=4))
-    store.finish_document(r, "failed", "a.pdf: page 2 cannot be read (damaged)")
+    store.finish_document(r, JobStatus.FAILED, "a.pdf: page 2 cannot be read (damaged)")
     [doc] = store.documents()
-    assert doc.status == "failed" and doc.error.startswith("a.pdf: page 2")
+    assert doc.status == JobStatus.FAILED and doc.error.startswith("a.pdf: page 2")
     assert doc.pages_done == (1,) and doc.missing == (2, 3, 4) and doc.resumable
 
 
@@ -117,9 +117,9 @@ def test_done_with_a_page_missing_is_incomplete(store, doc_file):
     r = store.start_document(doc_file, 3, "tiny")
     store.add_page(r, page(1, path=doc_file))
     store.add_page(r, page(3, path=doc_file))  # page 2 could not be saved (disk full)
-    store.finish_document(r, "done")
+    store.finish_document(r, JobStatus.DONE)
     [doc] = store.documents()
-    assert doc.status == "incomplete" and doc.missing == (2,) and doc.resumable
+    assert doc.status == DocumentStatus.INCOMPLETE and doc.missing == (2,) and doc.resumable
 
 
 # ------------------------------------------------- interrupted and other writers
@@ -128,7 +128,7 @@ def test_document_of_a_killed_process_is_interrupted_with_its_pages(store, doc_f
     record = int(child.stdout.readline())
     try:
         [doc] = store.documents()
-        assert doc.status == "running", "a live writer in another process is not 'interrupted'"
+        assert doc.status == DocumentStatus.RUNNING, "a live writer in another process is not 'interrupted'"
         assert not doc.resumable
         with pytest.raises(HistoryError, match="being read right now"):
             store.resume_plan(record)
@@ -136,7 +136,7 @@ def test_document_of_a_killed_process_is_interrupted_with_its_pages(store, doc_f
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     [doc] = store.documents()
-    assert doc.status == "interrupted" and doc.pages_done == (1, 2) and doc.missing == (3, 4, 5)
+    assert doc.status == DocumentStatus.INTERRUPTED and doc.pages_done == (1, 2) and doc.missing == (3, 4, 5)
     assert [p.text for p in store.pages(record)] == ["page 1 text", "page 2 text"]
     assert [d.id for d in store.interrupted()] == [record]
     plan = store.resume_plan(record)
@@ -150,10 +150,10 @@ def test_record_left_running_in_this_process_is_interrupted(tmp_path, doc_file):
     db = tmp_path / "h.sqlite3"
     writer = HistoryStore(db)
     record = writer.start_document(doc_file, 2, "tiny")
-    assert writer.documents()[0].status == "running"
+    assert writer.documents()[0].status == DocumentStatus.RUNNING
     with history_module._OPEN_LOCK:  # what a dead writer leaves: no open record in this process
         history_module._OPEN_RECORDS.discard((str(db), record))
-    assert HistoryStore(db).documents()[0].status == "interrupted"
+    assert HistoryStore(db).documents()[0].status == DocumentStatus.INTERRUPTED
     writer.close()
 
 
@@ -161,17 +161,17 @@ def test_resume_reuses_the_record_and_completes_it(store, doc_file):
     r = store.start_document(doc_file, 4, "tiny")
     store.add_page(r, page(1, path=doc_file, pages=4))
     store.add_page(r, page(2, path=doc_file, pages=4))
-    store.finish_document(r, "cancelled")
+    store.finish_document(r, JobStatus.CANCELLED)
     plan = store.resume_plan(r)
     assert plan.pages == {3, 4}
     again = store.start_document(doc_file, 4, "tiny-2", history_id=r)
     assert again == r
-    assert store.documents()[0].status == "running"
+    assert store.documents()[0].status == DocumentStatus.RUNNING
     for n in sorted(plan.pages):
         store.add_page(again, page(n, path=doc_file, pages=4))
-    store.finish_document(again, "done")
+    store.finish_document(again, JobStatus.DONE)
     [doc] = store.documents()
-    assert (doc.id, doc.status, doc.pages_done, doc.model) == (r, "done", (1, 2, 3, 4), "tiny-2")
+    assert (doc.id, doc.status, doc.pages_done, doc.model) == (r, JobStatus.DONE, (1, 2, 3, 4), "tiny-2")
     with pytest.raises(HistoryError, match="every page is already done"):
         store.resume_plan(r)
 
@@ -179,7 +179,7 @@ def test_resume_reuses_the_record_and_completes_it(store, doc_file):
 def test_resume_refuses_a_changed_or_missing_file_and_unknown_ids(store, doc_file):
     r = store.start_document(doc_file, 3, "tiny")
     store.add_page(r, page(1, path=doc_file))
-    store.finish_document(r, "cancelled")
+    store.finish_document(r, JobStatus.CANCELLED)
     with open(doc_file, "ab") as f:
         f.write(b" more bytes")
     with pytest.raises(HistoryError, match="a.pdf: the file changed"):
@@ -193,10 +193,10 @@ def test_resume_refuses_a_changed_or_missing_file_and_unknown_ids(store, doc_fil
 
 def test_resume_into_a_deleted_or_different_record_starts_a_new_one(store, doc_file):
     r = store.start_document(doc_file, 3, "tiny")
-    store.finish_document(r, "cancelled")
+    store.finish_document(r, JobStatus.CANCELLED)
     other = store.start_document(doc_file, 5, "tiny", history_id=r)  # the page count changed
     assert other != r
-    store.finish_document(other, "done")
+    store.finish_document(other, JobStatus.DONE)
     assert store.delete(r)
     fresh = store.start_document(doc_file, 3, "tiny", history_id=r)  # deleted meanwhile
     assert fresh not in (r, other)
@@ -204,10 +204,10 @@ def test_resume_into_a_deleted_or_different_record_starts_a_new_one(store, doc_f
 
 def test_pages_for_a_document_deleted_meanwhile_are_dropped_quietly(store, doc_file):
     r = store.start_document(doc_file, 3, "tiny")
-    store.finish_document(r, "cancelled")
+    store.finish_document(r, JobStatus.CANCELLED)
     assert store.delete(r)
     store.add_page(r, page(1, path=doc_file))  # no error, nothing stored
-    store.finish_document(r, "done")
+    store.finish_document(r, JobStatus.DONE)
     assert store.documents() == []
     assert one(store, "SELECT count(*) FROM pages") == 0
 
@@ -220,7 +220,7 @@ def test_search_text_and_names_case_insensitive_with_wildcards_literal(store, tm
         path = str(tmp_path / name)
         r = store.start_document(path, 1, "tiny")
         store.add_page(r, page(1, text, path=path, pages=1))
-        store.finish_document(r, "done")
+        store.finish_document(r, JobStatus.DONE)
         docs[name] = r
     assert [d.name for d in store.documents(search="QUICK FOX")] == ["letter.png"]
     assert [d.name for d in store.documents(search="100%")] == ["invoice.pdf"]
@@ -241,7 +241,7 @@ def test_retention_keeps_the_newest_n_and_never_a_running_document(tmp_path):
     ids = []
     for i in range(6):
         r = s.start_document(f"/docs/{i}.pdf", 1, "tiny")
-        s.finish_document(r, "done")
+        s.finish_document(r, JobStatus.DONE)
         ids.append(r)
     kept = [d.id for d in s.documents()]
     assert running in kept
@@ -259,16 +259,16 @@ def test_retention_keeps_the_newest_n_and_never_a_running_document(tmp_path):
 def test_delete_one_and_clear_all_but_the_running_one(store, doc_file):
     a = store.start_document(doc_file, 1, "tiny")
     store.add_page(a, page(1, "secret words", path=doc_file, pages=1))
-    store.finish_document(a, "done")
+    store.finish_document(a, JobStatus.DONE)
     b = store.start_document(doc_file, 1, "tiny")
-    store.finish_document(b, "done")
+    store.finish_document(b, JobStatus.DONE)
     running = store.start_document(doc_file, 1, "tiny")
     assert store.delete(a) and not store.delete(a)
     assert not store.delete(running)
     assert [d.id for d in store.documents()] == [running, b]
     assert store.clear() == 1
     assert [d.id for d in store.documents()] == [running]
-    store.finish_document(running, "done")
+    store.finish_document(running, JobStatus.DONE)
     assert store.clear() == 1 and store.documents() == []
     # deleted text is not left readable in the file (secure_delete, WAL checkpointed)
     store.close()
@@ -297,7 +297,7 @@ def test_default_location_and_private_permissions(tmp_path, monkeypatch):
         assert {"history.sqlite3", "history.sqlite3-wal", "history.sqlite3-shm"} <= set(modes)
         assert set(modes.values()) == {0o600}, modes
         assert stat.S_IMODE(s.path.parent.stat().st_mode) == 0o700
-        s.finish_document(r, "done")
+        s.finish_document(r, JobStatus.DONE)
         s.close()
     finally:
         os.umask(old)
@@ -356,7 +356,7 @@ def test_many_threads_write_at_once_nothing_lost(store):
                 r = store.start_document(path, 2, "tiny")
                 store.add_page(r, page(1, f"t{k} d{i} p1", path=path, pages=2))
                 store.add_page(r, page(2, f"t{k} d{i} p2", path=path, pages=2))
-                store.finish_document(r, "done")
+                store.finish_document(r, JobStatus.DONE)
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -367,12 +367,12 @@ def test_many_threads_write_at_once_nothing_lost(store):
         t.join(60)
     assert not errors
     docs = store.documents()
-    assert len(docs) == 20 and all(d.status == "done" and d.pages_done == (1, 2) for d in docs)
+    assert len(docs) == 20 and all(d.status == JobStatus.DONE and d.pages_done == (1, 2) for d in docs)
 
 
 def test_short_lived_threads_do_not_leave_connections_open(store, doc_file):
     """Pool threads come and go (QThreadPool); their reads must not each leave a connection behind."""
-    store.finish_document(store.start_document(doc_file, 1, "tiny"), "done")
+    store.finish_document(store.start_document(doc_file, 1, "tiny"), JobStatus.DONE)
     fds = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
     for _ in range(40):
         t = threading.Thread(target=store.documents)
@@ -430,7 +430,7 @@ def test_version_1_database_is_migrated_with_its_data(tmp_path):
     _v1_database(path)
     s = HistoryStore(path)
     [doc] = s.documents()
-    assert (doc.name, doc.status, doc.pages_done, doc.missing) == ("old.pdf", "incomplete", (1,), (2,))
+    assert (doc.name, doc.status, doc.pages_done, doc.missing) == ("old.pdf", DocumentStatus.INCOMPLETE, (1,), (2,))
     assert [p.text for p in s.pages(doc.id)] == ["old text"]
     assert one(s, "PRAGMA user_version") == SCHEMA_VERSION
     r = s.start_document("/docs/new.pdf", 1, "tiny")  # the new columns work
@@ -493,7 +493,7 @@ def test_non_utf8_emoji_and_space_paths_round_trip(store, tmp_path):
     for p in (odd, emoji):
         r = store.start_document(p, 1, "tiny")
         store.add_page(r, page(1, "ok", path=p, pages=1))
-        store.finish_document(r, "done")
+        store.finish_document(r, JobStatus.DONE)
     paths = {d.path for d in store.documents()}
     assert paths == {odd, emoji}
     names = {d.name for d in store.documents()}
@@ -520,9 +520,9 @@ def test_disk_full_fails_the_write_cleanly_and_recovers(tmp_path, doc_file):
         assert not db.in_transaction  # rolled back: the connection is usable
         db.execute("PRAGMA max_page_count = 1073741823")
         s.add_page(r, page(2, path=doc_file))
-    s.finish_document(r, "done")
+    s.finish_document(r, JobStatus.DONE)
     [doc] = s.documents()
-    assert doc.pages_done == (2,) and doc.status == "incomplete" and doc.resumable
+    assert doc.pages_done == (2,) and doc.status == DocumentStatus.INCOMPLETE and doc.resumable
     s.close()
 
 
@@ -540,12 +540,12 @@ def test_cli_list_json_search_show_delete_clear(store, doc_file):
     r = store.start_document(doc_file, 3, "tiny")
     store.add_page(r, page(1, "alpha words", path=doc_file))
     store.add_page(r, page(2, "beta words", path=doc_file))
-    store.finish_document(r, "cancelled")
+    store.finish_document(r, JobStatus.CANCELLED)
     code, out, _ = _cli(store)
     assert code == 0 and "cancelled" in out and "2/3 pages" in out and f"history resume {r}" in out
     code, out, _ = _cli(store, "--json")
     [row] = [json.loads(line) for line in out.splitlines()]
-    assert (row["id"], row["pages_done"], row["missing"], row["status"]) == (r, [1, 2], [3], "cancelled")
+    assert (row["id"], row["pages_done"], row["missing"], row["status"]) == (r, [1, 2], [3], JobStatus.CANCELLED)
     code, out, _ = _cli(store, "--search", "BETA", "--json")
     assert json.loads(out)["snippet"] == "beta words"
     code, out, _ = _cli(store, "--search", "gamma")
@@ -569,7 +569,7 @@ def test_cli_list_json_search_show_delete_clear(store, doc_file):
 
 def test_cli_resume_refusal_is_one_line(store, doc_file):
     r = store.start_document(doc_file, 3, "tiny")
-    store.finish_document(r, "cancelled")
+    store.finish_document(r, JobStatus.CANCELLED)
     os.unlink(doc_file)
     code, _, err = _cli(store, "resume", str(r), "--json")
     assert code == 1 and err.strip() == "error: a.pdf: the file is no longer there, so the missing pages cannot be read"

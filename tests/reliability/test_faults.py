@@ -19,7 +19,7 @@ import pytest
 from PySide6.QtCore import QThread
 
 from engine.history import HistoryStore
-from engine.jobs import OcrOptions
+from engine.jobs import DocumentStatus, ErrorKind, JobStatus, OcrOptions
 from engine.lifecycle import Mode, State
 from engine.memory import rss_bytes
 
@@ -59,7 +59,7 @@ def _load_fails(make_engine, model, tmp_path, kind, words):
     pdf = bad_files.text_pdf(tmp_path / "letter.pdf")
     results = rec.run([png, pdf], OPTS)
     for path, result in results.items():
-        assert (result.status, result.error_kind) == ("failed", kind), result
+        assert (result.status, result.error_kind) == (JobStatus.FAILED, kind), result
         one_line(result.error, os.path.basename(path))
         assert words in result.error, result.error
     consistent(engine, loaded=False)
@@ -73,7 +73,7 @@ def test_model_folder_missing_then_fixed(make_engine, tiny_model_dir, tmp_path):
 
     engine.set_model(ModelSpec.resolve(str(tiny_model_dir)))  # the person picks a model that is there
     png = bad_files.png(tmp_path / "again.png")
-    assert rec.run([png], OPTS)[str(png)].status == "done"
+    assert rec.run([png], OPTS)[str(png)].status == JobStatus.DONE
     consistent(engine, loaded=True)
 
 
@@ -102,7 +102,7 @@ def test_missing_tokenizer_fails_every_job_in_one_line(make_engine, tiny_model_d
     pdf = bad_files.scan_pdf(tmp_path / "scan.pdf", pages=2)
     results = rec.run([png, pdf], OPTS)
     for path, result in results.items():
-        assert result.status == "failed" and result.error_kind in ("model", "model-missing"), result
+        assert result.status == JobStatus.FAILED and result.error_kind in (ErrorKind.MODEL, ErrorKind.MODEL_MISSING), result
         one_line(result.error, os.path.basename(path))
     consistent(engine)
 
@@ -131,7 +131,7 @@ def test_memory_fit_check_refuses_then_can_be_turned_off(make_engine, tmp_path, 
     monkeypatch.setattr(psutil, "virtual_memory", real)
     engine.set_memory_check(False)
     png = bad_files.png(tmp_path / "fits-now.png")
-    assert rec.run([png], OPTS)[str(png)].status == "done"
+    assert rec.run([png], OPTS)[str(png)].status == JobStatus.DONE
     consistent(engine, loaded=True)
 
 
@@ -149,16 +149,16 @@ def test_generate_raises_mid_document(make_engine, tmp_path):
 
     engine._worker.fault_hook = hook
     result = rec.run([pdf], LONG)[str(pdf)]
-    assert (result.status, result.error_kind) == ("failed", "model")
+    assert (result.status, result.error_kind) == (JobStatus.FAILED, ErrorKind.MODEL)
     one_line(result.error, "three.pdf")
     assert "injected: the GPU went away" in result.error and calls["tokens"] == 1
     assert [p.page for p in result.pages] == [1]  # the page already read is kept
     consistent(engine, loaded=True)
     [doc] = store.documents()
-    assert (doc.status, doc.pages_done, doc.resumable) == ("failed", (1,), True)
+    assert (doc.status, doc.pages_done, doc.resumable) == (JobStatus.FAILED, (1,), True)
     engine._worker.fault_hook = None
     png = bad_files.png(tmp_path / "next.png")
-    assert rec.run([png], OPTS)[str(png)].status == "done"
+    assert rec.run([png], OPTS)[str(png)].status == JobStatus.DONE
     store.close()
 
 
@@ -171,7 +171,7 @@ def test_cancel_during_prefill(make_engine, tmp_path):
     engine.pageStarted.connect(lambda p: engine.cancel(job))  # arrives while the page is in prefill
     t0 = time.monotonic()
     [result] = rec.wait_results(1, 30)
-    assert result.status == "cancelled" and result.pages == ()
+    assert result.status == JobStatus.CANCELLED and result.pages == ()
     assert time.monotonic() - t0 < 30
     assert len(rec.of("textDelta")) <= 1  # stopped at the first token after the prefill
     consistent(engine, loaded=True)
@@ -194,7 +194,7 @@ def test_unload_requested_mid_job_and_memory_comes_back(make_engine, tmp_path):
 
     engine.textDelta.connect(ask)
     result = rec.run([pdf], OPTS)[str(pdf)]
-    assert result.status == "done" and len(result.pages) == 3  # the job was not cut short
+    assert result.status == JobStatus.DONE and len(result.pages) == 3  # the job was not cut short
     wait_until(lambda: engine.status.state is State.UNLOADED, 30, "the deferred unload")
     consistent(engine, loaded=False)
     assert any(s.unload_pending and s.state is State.BUSY for s in rec.of("stateChanged"))
@@ -212,7 +212,7 @@ def test_idle_deadline_falls_mid_job(make_engine, tmp_path):
     pdf = bad_files.scan_pdf(tmp_path / "long.pdf", pages=12)
     result = rec.run([pdf], LONG)[str(pdf)]
     assert time.time() > armed, "the job ended before the old deadline: it did not fall mid-job"
-    assert result.status == "done" and len(result.pages) == 12
+    assert result.status == JobStatus.DONE and len(result.pages) == 12
     states = [s.state for s in rec.of("stateChanged")]
     started = states.index(State.BUSY)
     finished_at = next(i for i, (n, _) in enumerate(rec.events) if n == "jobFinished")
@@ -234,7 +234,7 @@ def test_mode_switched_mid_job(make_engine, tmp_path):
 
     engine.textDelta.connect(switch)
     result = rec.run([pdf], OPTS)[str(pdf)]
-    assert result.status == "done" and len(result.pages) == 3
+    assert result.status == JobStatus.DONE and len(result.pages) == 3
     wait_until(lambda: engine.status.state is State.UNLOADED, 30, "auto-release after the queue")
     consistent(engine, loaded=False)
     assert engine.status.mode is Mode.AUTO_RELEASE
@@ -252,10 +252,10 @@ def test_quit_mid_job(make_engine, tmp_path):
     assert time.monotonic() - t0 < 5.0
     assert engine.status.state is State.UNLOADED and engine._thread is None
     results = {r.path: r for r in rec.results()}
-    assert results[str(pdf)].status == "cancelled" and len(results[str(pdf)].pages) >= 2
-    assert results[str(waiting)].status == "cancelled" and results[str(waiting)].pages == ()
+    assert results[str(pdf)].status == JobStatus.CANCELLED and len(results[str(pdf)].pages) >= 2
+    assert results[str(waiting)].status == JobStatus.CANCELLED and results[str(waiting)].pages == ()
     [doc] = store.documents()  # the pages read before the quit are saved, the record closed
-    assert doc.status == "cancelled" and len(doc.pages_done) >= 2 and doc.resumable
+    assert doc.status == JobStatus.CANCELLED and len(doc.pages_done) >= 2 and doc.resumable
     store.close()
 
 
@@ -276,15 +276,15 @@ def test_engine_thread_dies_mid_job_and_is_restarted(make_engine, tmp_path):
     assert killed
     assert "The OCR engine stopped unexpectedly and was restarted." in rec.notices()
     first = results[str(pdf)]
-    assert first.status in ("done", "failed")
-    if first.status == "failed":
-        assert first.error_kind == "engine"
+    assert first.status in (JobStatus.DONE, JobStatus.FAILED)
+    if first.status is JobStatus.FAILED:
+        assert first.error_kind == ErrorKind.ENGINE
         one_line(first.error, "scan.pdf")
-    assert results[str(after)].status == "done"  # the waiting job ran on the new thread
+    assert results[str(after)].status == JobStatus.DONE  # the waiting job ran on the new thread
     assert engine._thread is not old_thread and engine._thread.isRunning()
     consistent(engine)
     again = bad_files.png(tmp_path / "again.png")
-    assert rec.run([again], OPTS)[str(again)].status == "done"
+    assert rec.run([again], OPTS)[str(again)].status == JobStatus.DONE
 
 
 def test_engine_thread_dies_while_idle_and_the_next_job_restarts_it(make_engine, tmp_path):
@@ -297,7 +297,7 @@ def test_engine_thread_dies_while_idle_and_the_next_job_restarts_it(make_engine,
     wait_until(lambda: engine.status.state is State.UNLOADED, 30, "the new thread's report")
     consistent(engine, loaded=False)  # the inherited model was given back
     png = bad_files.png(tmp_path / "next.png")
-    assert rec.run([png], OPTS)[str(png)].status == "done"
+    assert rec.run([png], OPTS)[str(png)].status == JobStatus.DONE
     consistent(engine, loaded=True)
 
 
@@ -331,10 +331,10 @@ def test_disk_fills_while_writing_history(make_engine, tmp_path):
 
     store.full_for = {2, 3}  # pages 2 and 3 meet a full disk; space comes back for page 4
     result = rec.run([pdf], OPTS)[str(pdf)]
-    assert result.status == "done" and len(result.pages) == 4  # the OCR went on
+    assert result.status == JobStatus.DONE and len(result.pages) == 4  # the OCR went on
     notes = [n for n in rec.notices() if n.startswith("History could not be saved")]
     assert len(notes) == 1 and "full" in notes[0]
     [saved] = store.documents()
-    assert saved.pages_done == (1, 4) and saved.status == "incomplete" and saved.resumable
+    assert saved.pages_done == (1, 4) and saved.status == DocumentStatus.INCOMPLETE and saved.resumable
     consistent(engine, loaded=True)
     store.close()

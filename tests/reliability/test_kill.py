@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+from engine.jobs import DocumentStatus, JobStatus, PageSource
 import pytest
 
 from engine.testing import samples
@@ -67,7 +68,7 @@ def test_sigkill_after_page_five_then_resume(tiny_model_dir, tmp_path):
     listed = _ocr_tray(env, "history", "--json")
     assert listed.returncode == 0, listed.stderr
     [doc] = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert doc["status"] == "interrupted" and doc["path"] == str(pdf) and doc["pages"] == PAGES
+    assert doc["status"] == DocumentStatus.INTERRUPTED and doc["path"] == str(pdf) and doc["pages"] == PAGES
     done_before = doc["pages_done"]
     assert done_before[:KILL_AFTER] == list(range(1, KILL_AFTER + 1))
     assert done_before == list(range(1, len(done_before) + 1)) and len(done_before) < PAGES
@@ -75,7 +76,7 @@ def test_sigkill_after_page_five_then_resume(tiny_model_dir, tmp_path):
     stored = {p["page"]: p for p in map(json.loads, shown.stdout.splitlines())}
     for p in printed:
         assert stored[p["page"]]["text"] == p["text"]
-        assert stored[p["page"]]["source"] == p["source"] == "model"
+        assert stored[p["page"]]["source"] == p["source"] == PageSource.MODEL
         assert stored[p["page"]]["generation_tokens"] == p["generation_tokens"]
     text_listing = _ocr_tray(env, "history")
     assert "interrupted" in text_listing.stdout and f"history resume {doc['id']}" in text_listing.stdout
@@ -87,7 +88,7 @@ def test_sigkill_after_page_five_then_resume(tiny_model_dir, tmp_path):
     assert new_pages == [n for n in range(1, PAGES + 1) if n not in done_before]
     listed = _ocr_tray(env, "history", "--json")
     [after] = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert after["id"] == doc["id"] and after["status"] == "done"
+    assert after["id"] == doc["id"] and after["status"] == JobStatus.DONE
     assert after["pages_done"] == list(range(1, PAGES + 1)) and after["missing"] == []
     shown = _ocr_tray(env, "history", "show", doc["id"], "--json")
     final = {p["page"]: p["text"] for p in map(json.loads, shown.stdout.splitlines())}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.engine_thread import DEFAULT_QUEUE_LIMIT
-from engine.jobs import OcrOptions
+from engine.jobs import JobStatus, OcrOptions
 
 from . import bad_files
 from .conftest import TOKENS, wait_until
@@ -39,7 +39,7 @@ def test_fifty_files_dropped_at_once(recorder, tmp_path):
     results = recorder.wait_results(50, 180)
     assert [r.job_id for r in results] == ids  # finished in the order dropped
     assert [r.path for r in results] == [str(f) for f in files]
-    assert all(r.status == "done" and len(r.pages) == 1 for r in results)
+    assert all(r.status == JobStatus.DONE and len(r.pages) == 1 for r in results)
     assert [i.job_id for i in recorder.of("jobStarted")] == ids  # each started exactly once, in order
     assert [i.position for i in recorder.of("jobQueued")] == list(range(50))
     pages = [(p.job_id, p.page) for p in recorder.of("pageFinished")]
@@ -56,7 +56,7 @@ def test_drops_during_a_job_queue_behind_it(recorder, tmp_path):
     c = recorder.engine.submit(later[2:], OPTS)
     results = recorder.wait_results(4, 120)
     assert [r.job_id for r in results] == [a, *b, *c]
-    assert all(r.status == "done" for r in results)
+    assert all(r.status == JobStatus.DONE for r in results)
     _one_at_a_time(recorder.events)
 
 
@@ -88,4 +88,4 @@ def test_default_queue_bound_is_a_thousand(make_engine, tmp_path):
         "link-1000.pdf: not queued — the queue is full (1000 documents)"]
     engine.cancel_all()
     results = rec.wait_results(1000, 120)
-    assert {r.status for r in results} <= {"done", "cancelled"}
+    assert {r.status for r in results} <= {JobStatus.DONE, JobStatus.CANCELLED}

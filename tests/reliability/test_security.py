@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from engine.history import HistoryStore
-from engine.jobs import OcrOptions
+from engine.jobs import ErrorKind, JobStatus, OcrOptions
 from engine.models.store import ModelRejected, check_folder
 
 from . import bad_files
@@ -59,7 +59,7 @@ def test_trust_remote_code_is_never_true_in_a_real_load(make_engine, tmp_path, m
         monkeypatch.setattr(cls, "from_pretrained", classmethod(spy))
     engine, rec = make_engine()
     png = bad_files.png(tmp_path / "page.png")
-    assert rec.run([png], OPTS)[str(png)].status == "done"
+    assert rec.run([png], OPTS)[str(png)].status == JobStatus.DONE
     names = [n for n, _ in calls]
     assert "mlx_vlm.load" in names and "AutoProcessor.from_pretrained" in names, names
     assert [kw.get("trust_remote_code") for n, kw in calls if n == "mlx_vlm.load"] == [False]  # said explicitly
@@ -95,7 +95,7 @@ def _load_outcome(make_engine, model, tmp_path):
     engine, rec = make_engine(model=model)
     png = bad_files.png(tmp_path / "page.png")
     result = rec.run([png], OPTS)[str(png)]
-    if result.status == "failed":
+    if result.status is JobStatus.FAILED:
         one_line(result.error, "page.png")
     return result
 
@@ -134,7 +134,7 @@ def test_model_file_code_in_the_model_folder_never_runs(make_engine, tiny_model_
     finally:
         ran = marker.exists()
     assert not ran, "config.json's model_file was imported: code from the model folder ran"
-    assert result.status == "failed" and result.error_kind == "model"
+    assert result.status == JobStatus.FAILED and result.error_kind == ErrorKind.MODEL
 
 
 def test_pickle_weights_alone_are_refused(make_engine, tiny_model_dir, tmp_path):
@@ -145,7 +145,7 @@ def test_pickle_weights_alone_are_refused(make_engine, tiny_model_dir, tmp_path)
     with pytest.raises(ModelRejected, match="only .safetensors are loaded"):
         check_folder(model)
     result = _load_outcome(make_engine, model, tmp_path)
-    assert (result.status, result.error_kind) == ("failed", "model")
+    assert (result.status, result.error_kind) == (JobStatus.FAILED, ErrorKind.MODEL)
     assert "only .safetensors are loaded" in result.error
 
 
@@ -163,7 +163,7 @@ def test_pickle_beside_safetensors_is_never_unpickled(make_engine, tiny_model_di
     for name in ("pytorch_model.bin", "model.pt", "training_args.bin"):
         (model / name).write_bytes(pickle.dumps(_Boom(str(marker))))
     result = _load_outcome(make_engine, model, tmp_path)
-    assert result.status == "done"
+    assert result.status == JobStatus.DONE
     assert not marker.exists(), "a pickle in the model folder was loaded"
 
 
@@ -182,7 +182,7 @@ def test_no_network_during_a_full_ocr_job(make_engine, tmp_path, network_guard):
     pdf = bad_files.scan_pdf(tmp_path / "scan.pdf", pages=2)
     letter = bad_files.text_pdf(tmp_path / "letter.pdf")
     results = rec.run([pdf, letter], OPTS)
-    assert all(r.status == "done" for r in results.values())
+    assert all(r.status == JobStatus.DONE for r in results.values())
     assert network_guard.attempts == []
 
 
@@ -207,7 +207,7 @@ def test_hub_offline_switch_does_not_matter(make_engine, tiny_model_dir, tmp_pat
     engine, rec = make_engine(model="ocr-tray/tiny-test")
     png = bad_files.png(tmp_path / "page.png")
     result = rec.run([png], OPTS)[str(png)]
-    assert result.status == "done", result.error
+    assert result.status == JobStatus.DONE, result.error
     assert network_guard.attempts == []
 
 
@@ -227,7 +227,7 @@ def test_no_temp_files_left_after_a_hundred_documents(make_engine, tmp_path, mon
     me = psutil.Process()
     open_before = {f.path for f in me.open_files()}
     results = rec.run(files, OPTS, timeout_s=180)
-    assert len(results) == 100 and all(r.status == "done" for r in results.values())
+    assert len(results) == 100 and all(r.status == JobStatus.DONE for r in results.values())
     assert sorted(os.listdir(private_tmp)) == [], "the engine left temporary files"
     assert sorted(os.listdir(docs)) == sorted(os.path.basename(f) for f in files)  # nothing written beside them
     leaked = {f.path for f in me.open_files()} - open_before
@@ -269,13 +269,13 @@ def test_history_written_by_the_engine_is_private(make_engine, tmp_path, monkeyp
     store = HistoryStore()  # the default place
     engine, rec = make_engine(history=store)
     letter = bad_files.text_pdf(tmp_path / "letter.pdf")
-    assert rec.run([letter], OPTS)[str(letter)].status == "done"
+    assert rec.run([letter], OPTS)[str(letter)].status == JobStatus.DONE
     folder = store.path.parent
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
     assert {"history.sqlite3", "history.sqlite3-wal", "history.sqlite3-shm"} <= set(files), files
     assert set(files.values()) == {0o600}, files
-    assert [d.status for d in store.documents()] == ["done"]
+    assert [d.status for d in store.documents()] == [JobStatus.DONE]
     store.close()
 
 
