@@ -17,7 +17,7 @@ import importlib
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import common, report
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report and not quiet:
         common.log(f"note: the machine is busy ({load}); figures will be noisier")
     ctx = common.Context(quick=args.quick, out=out, model_dir=args.model)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
     results = []
     try:
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "machine": common.machine(),
         "load_before": load,
-        "model": str(args.model) if args.model else "random bench model (engine.testing.tiny_model, qwen2_vl, bench size)",
+        "model": str(args.model) if args.model
+        else "random bench model (engine.testing.tiny_model, qwen2_vl, bench size)",
         "results": [dict(r.as_dict(), run_started=started.isoformat(timespec="seconds")) for r in results],
     }
     if wanted and (out / "results.json").exists():  # a partial run updates the saved figures it re-measured

@@ -139,7 +139,7 @@ class Result:
     values: dict = field(default_factory=dict)  # the key numbers, machine-readable
 
     @classmethod
-    def skip(cls, number: int, title: str, target: str, baseline_label: str, reason: str) -> "Result":
+    def skip(cls, number: int, title: str, target: str, baseline_label: str, reason: str) -> Result:
         return cls(number, title, target, baseline_label, "—", "—", None, None, skipped=reason)
 
     def as_dict(self) -> dict:
@@ -258,7 +258,8 @@ def machine_short(m: dict) -> str:
 def _cpu_name() -> str:
     try:
         if sys.platform == "darwin":
-            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True).stdout.strip()
+            cmd = ["sysctl", "-n", "machdep.cpu.brand_string"]
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
@@ -376,7 +377,8 @@ def figure_main(module, argv=None) -> int:
 
     p = argparse.ArgumentParser(prog=f"python -m {module.__name__}", description=module.TITLE)
     p.add_argument("--quick", action="store_true", help="a short run")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where raw samples and plots go (default {DEFAULT_OUT})")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                   help=f"where raw samples and plots go (default {DEFAULT_OUT})")
     p.add_argument("--check", action="store_true", help="exit non-zero when the figure misses by more than its margin")
     p.add_argument("--model", type=Path, help="a model folder to use instead of the random bench model")
     args = p.parse_args(argv)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 A4 = (595.0, 842.0)  # points
 
-WORDS = (
-    "invoice receipt letter total amount date account reference customer address payment "
-    "order quantity price delivery tax number page section summary report the of and to in"
-).split()
+WORDS = [
+    "invoice", "receipt", "letter", "total", "amount", "date", "account", "reference", "customer", "address",
+    "payment", "order", "quantity", "price", "delivery", "tax", "number", "page", "section", "summary", "report",
+    "the", "of", "and", "to", "in",
+]
 
 
 def _lines(seed: int, count: int, width: int = 12) -> list[str]:

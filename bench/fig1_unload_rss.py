@@ -93,7 +93,8 @@ def run(ctx: common.Context) -> Result:
         meets=worst <= LIMIT_MB,
         passes_check=worst <= LIMIT_MB + MARGIN_MB,
         margin=f"+{MARGIN_MB:.0f} MB",
-        note=", ".join(f"{v} {n}" for v, n in cycles.items()) + f" cycles (max_tokens {max_tokens(ctx)}); the loaded model adds {loaded:.0f} MB over the baseline of "
+        note=", ".join(f"{v} {n}" for v, n in cycles.items())
+        + f" cycles (max_tokens {max_tokens(ctx)}); the loaded model adds {loaded:.0f} MB over the baseline of "
              f"{runs['full']['baseline_mb']:.0f} MB.",
         plots=[bars.name, series.name], raw=[raw.name],
         values={v: runs[v]["over_baseline_mb"] for v in runs} | {"loaded_over_baseline_mb": loaded},

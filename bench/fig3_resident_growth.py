@@ -6,7 +6,8 @@ submitted one after another, every file distinct: 64×64 PNGs (every other docum
 and one scanned page for the model. 75 documents go through the model (one generated
 token each: the growth comes from the pipeline, not the token count). RSS is read after
 each document's result arrives. The quick run (CI) uses the tiny model for the same 100
-documents: on a CPU without fast matrix kernels the bench model's prefill takes seconds. The figure is the RSS after the last document
+documents: on a CPU without fast matrix kernels the bench model's prefill takes seconds. The figure is the RSS
+after the last document
 minus the RSS after the first one (the first document loads the model and warms the
 image processor, MuPDF and the chat template; those are one-off costs, not growth). The
 least-squares slope × 100 is recorded too.
@@ -40,11 +41,11 @@ def worker(model: str, docs: int, max_tokens: int) -> dict:
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from engine.testing import samples
     from engine.engine_thread import Engine
     from engine.jobs import JobStatus, OcrOptions
     from engine.lifecycle import Mode
     from engine.models.presets import ModelSpec
+    from engine.testing import samples
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-docs-"))
     os.chmod(tmp, 0o700)
@@ -102,7 +103,8 @@ def run(ctx: common.Context) -> Result:
         meets=growth <= LIMIT_MB,
         passes_check=growth <= LIMIT_MB + MARGIN_MB,
         margin=f"+{MARGIN_MB:.0f} MB",
-        note=f"{size} model; {len(rss)} documents ({sum(r['pages'])} pages, max_tokens {r['max_tokens']}) in {r['t'][-1]:.0f} s; "
+        note=f"{size} model; {len(rss)} documents ({sum(r['pages'])} pages, max_tokens {r['max_tokens']})"
+        f" in {r['t'][-1]:.0f} s; "
              f"peak RSS {max(rss):.0f} MB.",
         plots=[plot.name], raw=[raw.name],
         values={"growth_mb": growth, "fit_growth_mb": fitted, "first_mb": rss[0], "last_mb": rss[-1]},

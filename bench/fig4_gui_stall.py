@@ -43,7 +43,8 @@ walking every object with the GIL held, so the GUI thread could not run for up t
 later collections during generation walked the same objects again. The fix is in
 `engine.backend`: the engine thread pauses the collector while it imports mlx_vlm and then
 moves everything that exists to the permanent generation (`gc.freeze()`), so no later
-collection walks those long-lived objects (docs/adr/0008-gc-freeze-after-mlx-vlm-import.md). The longest busy gap fell from 166 ms to 28 ms
+collection walks those long-lived objects (docs/adr/0008-gc-freeze-after-mlx-vlm-import.md). The longest busy gap
+fell from 166 ms to 28 ms
 (quick) and from 70 ms to 34 ms (full run). The remaining gaps of 25–35 ms come when a
 scanned page starts (the tokenizer encodes the prompt with its image tokens in one call that
 holds the GIL) and during prefill, when MLX's own threads keep both cores busy. A later quick
@@ -78,8 +79,8 @@ def worker(model: str, pages: int, scans: int, max_tokens: int, idle_s: float, s
 
     from desktop.app import OcrTrayApp
     from desktop.application import Application
-    from engine.testing import samples
     from engine.settings import Settings
+    from engine.testing import samples
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
     os.chmod(tmp, 0o700)
@@ -198,7 +199,8 @@ def run(ctx: common.Context) -> Result:
         meets=meets,
         passes_check=passes,
         margin=f"+{MARGIN_P99_MS:.0f} ms p99 / +{MARGIN_MAX_MS:.0f} ms max, plus the idle run's own excess",
-        note=f"{r['job']['pages']} pages ({scans} scanned) in {ph['busy_end'] - ph['busy_start']:.1f} s (model load included); "
+        note=f"{r['job']['pages']} pages ({scans} scanned) in {ph['busy_end'] - ph['busy_start']:.1f} s"
+        " (model load included); "
              f"{b['n']} heartbeats while busy, {i['n']} idle; longest busy gaps: "
              + ", ".join(f"{g:.0f} ms at {t:.2f} s ({_event_at(r['events'], t)})" for g, t in worst[:3]) + ".",
         plots=[plot.name], raw=[raw.name],
@@ -265,7 +267,8 @@ def main(argv=None) -> int:
     p.add_argument("--idle-s", type=float, default=5.0)
     args, rest = p.parse_known_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker_model, args.pages, args.scans, args.max_tokens, args.idle_s, args.switch_interval)))
+        measured = worker(args.worker_model, args.pages, args.scans, args.max_tokens, args.idle_s, args.switch_interval)
+        print(json.dumps(measured))
         return 0
     return common.figure_main(sys.modules[__name__], rest)
 

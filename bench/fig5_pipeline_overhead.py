@@ -18,7 +18,8 @@ on this shared machine the same document takes anywhere from 10 to 14 s — proc
 time moves with it, and pinning to one core does not calm it, so it is the arithmetic
 running slower, not scheduling. One round's ratio spreads by about ±8%, so the full run
 takes 24 rounds (the 95% interval is then about ±7%, the median's own error about
-±2.5%); the 8 rounds it used to take gave anything from 0.97 to 1.09 for the same code. The ratio of the two sides' medians, the
+±2.5%); the 8 rounds it used to take gave anything from 0.97 to 1.09 for the same code. The ratio of the two
+sides' medians, the
 CPU seconds and every sample are in the note and the CSV.
 
 The quick run (CI) measures the engine's overhead per document with the tiny model, where
@@ -112,16 +113,16 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
 
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-    from engine.testing import samples
     from engine.engine_thread import Engine
     from engine.jobs import JobStatus, OcrOptions
     from engine.lifecycle import Mode, State
     from engine.models.presets import ModelSpec
+    from engine.testing import samples
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
     os.chmod(tmp, 0o700)
     png = str(samples.write_png(tmp / "page.png"))
-    app = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
+    _app = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])  # the event loop the engine needs
     spec = ModelSpec.resolve(model)
     engine = Engine(spec, Mode.KEEP_RESIDENT)
     done: list = []
@@ -157,7 +158,9 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
     bare_once()
     rows = []
     for r in range(rounds):
-        order = (("engine", engine_once), ("bare", bare_once)) if r % 2 == 0 else (("bare", bare_once), ("engine", engine_once))
+        order = [("engine", engine_once), ("bare", bare_once)]
+        if r % 2:
+            order.reverse()
         for name, fn in order:
             rows.append((r, name, *fn()))  # round, side, seconds, cpu seconds, tokens, prompt tokens
     assert engine.status.state in (State.READY, State.BUSY)
@@ -241,7 +244,8 @@ def _run_quick(ctx: common.Context) -> Result:
         note=f"quick run: the engine's overhead per document measured with the tiny model over {rounds} interleaved "
              f"rounds (engine {common.median(eng) * 1000:.0f} ms, bare {common.median(bare) * 1000:.0f} ms, "
              f"max_tokens {max_tokens}; overhead = median over rounds of engine − bare in the same round), set "
-             f"against one bare bench-model OCR of the same PNG and token count; tokens (generated, prompt): engine {tokens['engine']}, bare {tokens['bare']}"
+             "against one bare bench-model OCR of the same PNG and token count; tokens (generated, prompt): "
+             f"engine {tokens['engine']}, bare {tokens['bare']}"
              + ("" if same_tokens else " — NOT THE SAME (a bug)") + ".",
         plots=[plot.name], raw=[raw.name],
         values={"ratio": ratio, "overhead_s": overhead, "tiny_engine_s": common.median(eng),

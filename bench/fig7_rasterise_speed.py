@@ -33,7 +33,8 @@ put 60 % of our time in MuPDF's drawing and showed it doing ICC colour managemen
 greyscale scan was converted to RGB through a colour transform, and every glyph's colour as
 well. OCR needs shapes, not calibrated colour, so `engine.documents` turns MuPDF's ICC
 handling off (`pymupdf.TOOLS.set_icc(False)`); it also hands the pixmap to Pillow as a
-memoryview (`samples_mv`), so Pillow's copy is the only one (docs/adr/0009-render-without-icc.md). A page now takes 23–30 ms, 1.5–1.9×
+memoryview (`samples_mv`), so Pillow's copy is the only one (docs/adr/0009-render-without-icc.md). A page now takes
+23–30 ms, 1.5–1.9×
 faster than pdftoppm at the same DPI (the figure alone, then the full run)."""
 INSTALL_HINT = "install poppler-utils (Debian: sudo apt-get install poppler-utils; macOS: brew install poppler)"
 

@@ -51,8 +51,8 @@ def worker(side: str, model: str) -> dict:
     import mlx_vlm  # noqa: F401 - both sides import before the clock starts
     from mlx_vlm.prompt_utils import apply_chat_template
 
-    from engine.testing import samples
     from engine.models.presets import ModelSpec
+    from engine.testing import samples
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
     os.chmod(tmp, 0o700)
@@ -80,7 +80,7 @@ def worker(side: str, model: str) -> dict:
         from engine.jobs import OcrOptions
         from engine.lifecycle import Mode, State
 
-        app = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
+        _app = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])  # the engine's event loop
         engine = Engine(spec, Mode.KEEP_RESIDENT)
         marks: dict[str, float] = {}
         loop = QEventLoop()

@@ -31,12 +31,12 @@ def run(cycles: int, release: str, model_dir: Path | None, size: str, sample_ms:
     from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
     from bench.common import footprint_bytes
-    from engine.testing import samples, tiny_model
     from engine.backend import Backend
     from engine.engine_thread import Engine
     from engine.jobs import JobStatus, OcrOptions
     from engine.lifecycle import Mode, State
     from engine.models.presets import ModelSpec
+    from engine.testing import samples, tiny_model
 
     proc = psutil.Process()
     tmp = Path(tempfile.mkdtemp(prefix="ocr-tray-bench-"))
@@ -95,14 +95,14 @@ def run(cycles: int, release: str, model_dir: Path | None, size: str, sample_ms:
     engine.jobFailed.connect(done.append)
     for i in range(cycles):
         engine.submit([png], OcrOptions(max_tokens=max_tokens))
-        wait(lambda: len(done) > i)
+        wait(lambda i=i: len(done) > i)
         if done[i].status is not JobStatus.DONE:
             raise RuntimeError(done[i].error)
         after_load.append(proc.memory_info().rss)
         fp_loaded.append(footprint_bytes())
         engine.request_status()
         n = state["reports"]
-        wait(lambda: state["reports"] > n)
+        wait(lambda n=n: state["reports"] > n)
         active_loaded.append(state["status"].active_memory)
         engine.unload_now()
         wait(lambda: engine.status.state is State.UNLOADED and engine.status.model_bytes == 0)

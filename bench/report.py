@@ -170,7 +170,7 @@ def _module(number: int):
             module = importlib.import_module(name)
         except ImportError:
             continue
-        if module.NUMBER == number:
+        if number == module.NUMBER:
             return module
     return None
 
@@ -184,7 +184,8 @@ def _running_section() -> list[str]:
         "",
         "```sh",
         ".venv/bin/python -m bench --quick            # every figure, shorter (about 2–3 minutes on 2 CPU cores)",
-        ".venv/bin/python -m bench --quick --check    # what CI runs: non-zero when a figure misses by more than its margin",
+        ".venv/bin/python -m bench --quick --check    # what CI runs: non-zero when a figure misses"
+        " by more than its margin",
         ".venv/bin/python -m bench                    # the full run (about 30 minutes on 2 CPU cores)",
         ".venv/bin/python -m bench --report           # the full run into docs/bench/ and this file",
         ".venv/bin/python -m bench --report --no-run  # rewrite this file from docs/bench/results.json",

@@ -12,7 +12,7 @@ painted in the palette's text colour, and repainted when the palette changes.
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
@@ -46,7 +46,7 @@ def _find(names: tuple[str, ...]) -> Path | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(kind: str) -> QIcon:
     """The black-on-transparent template for ``kind`` (file with its @2x sibling, or drawn)."""
     icon = QIcon()

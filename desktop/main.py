@@ -1,4 +1,5 @@
-"""The ``ocr-tray`` entry point: one parser (``engine.cli``); headless commands run there, the GUI form starts the app."""
+"""The ``ocr-tray`` entry point: one parser (``engine.cli``); headless commands run there, the GUI form starts
+the app."""
 
 from __future__ import annotations
 

@@ -34,8 +34,8 @@ class PasswordPrompt(QObject):
         dialog.setObjectName("passwordDialog")
         dialog.setWindowTitle("Password Required")
         dialog.setLabelText(
-            (f"The password for “{display_name(result.path)}” was wrong. Try again:"
-             if wrong else f"“{display_name(result.path)}” is protected by a password:")
+            f"The password for “{display_name(result.path)}” was wrong. Try again:"
+             if wrong else f"“{display_name(result.path)}” is protected by a password:"
         )
         dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
         dialog.setOkButtonText("Open")

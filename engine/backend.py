@@ -9,13 +9,15 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import memory, native_prefetch, weights_reader
-from .models.store import check_folder, weight_bytes
+from .models import vetting
 from .models.presets import ModelSpec
+from .models.store import vet, weight_bytes
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +97,8 @@ class Backend:
         self.release = release
         self.spec: ModelSpec | None = None
         self.path: Path | None = None
-        self._model = None
-        self._processor = None
+        self._model: Any = None  # mlx_vlm model (nn.Module), or None when unloaded
+        self._processor: Any = None
         self._prompt_cache: dict[str, str] = {}
         self.weight_bytes = 0
 
@@ -109,12 +111,15 @@ class Backend:
         """Load the model in ``path``. Never trusts remote code; only safetensors weights."""
         if self.loaded:
             self.unload()
-        check_folder(path)
+        vet(path, spec.max_pixels)  # files, weights' headers, config vs. weights: before anything is built
         t0 = time.perf_counter()
         # first: it imports mlx.core too. The import maps ~120 MB of native code with the GIL
         # held, so that code is read off the disk beforehand.
         load = _import_without_gc_pauses("mlx_vlm", before=native_prefetch.warm).load
         mx = _mlx()
+        from .models import template_guard  # (jinja2: imported with mlx_vlm, not at start-up)
+
+        template_guard.install()  # any chat template compiled from here on is in the bounded sandbox
 
         # trust_remote_code=False explicitly: mlx-vlm's load() and some processors default it to True.
         # On Linux the weights are read in small preemptible steps (engine/weights_reader.py).
@@ -130,6 +135,13 @@ class Backend:
             raise
         self._model, self._processor = model, processor
         self.spec, self.path = spec, path
+        vetting.clamp_image_processor(processor, spec.max_pixels, spec.max_side)
+        try:
+            self._chat_prompt(spec.prompt)  # the template's first render is the guarded one
+        except BaseException:
+            del model, processor
+            self.unload()
+            raise
         self.weight_bytes = weight_bytes(path)
         mx.reset_peak_memory()
         return LoadStats(time.perf_counter() - t0, self.weight_bytes, mx.get_active_memory())
@@ -152,6 +164,7 @@ class Backend:
         from mlx_vlm import stream_generate
 
         mx = _mlx()
+        assert self.spec is not None
         prompt_text = self._chat_prompt(self.spec.prompt if prompt is None else prompt)
         parts: list[str] = []
         last = None
@@ -189,7 +202,13 @@ class Backend:
         if cached is None:
             from mlx_vlm.prompt_utils import apply_chat_template
 
-            cached = apply_chat_template(self._processor, self._model.config, prompt, num_images=1)
+            from .models import template_guard
+
+            model, processor = self._model, self._processor
+            rendered = template_guard.guarded(
+                lambda: apply_chat_template(processor, model.config, prompt, num_images=1), self.path
+            )
+            cached = rendered if isinstance(rendered, str) else str(rendered)
             self._prompt_cache[prompt] = cached
         return cached
 

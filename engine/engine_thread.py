@@ -15,8 +15,10 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, TypeVar
+from functools import partial
+from typing import TypeVar
 
 from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
@@ -39,15 +41,15 @@ from .jobs import (
     TextDelta,
 )
 from .lifecycle import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MODE, Action, Lifecycle, Mode, State
-from .models.store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, locate, weight_bytes
 from .models.presets import ModelSpec
+from .models.store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, locate, vet
 
 log = logging.getLogger(__name__)
 
 # Every engine thread that is running, with its worker, held here so that an Engine that is
 # garbage-collected without shutdown() never destroys a running QThread (Qt aborts the
 # process then). At exit, whatever is left is shut down, bounded in time.
-_RUNNING: set[tuple[QThread, "_Worker"]] = set()
+_RUNNING: set[tuple[QThread, _Worker]] = set()
 
 DEFAULT_QUEUE_LIMIT = 1000
 DEADLINE_RECHECK_MS = 15_000  # a timer may sleep with the machine; re-read the wall clock this often
@@ -230,8 +232,11 @@ class _Worker(QObject):
         self._emit_state()
         try:
             path = locate(spec.source)
+            # files, headers and config checked, and what the load needs sized, before anything is built
+            waiting = self._queue[0].options.max_tokens if self._queue else None
+            report = vet(path, spec.max_pixels, waiting)
             if self._check_memory:
-                check_fit(spec.label, weight_bytes(path))
+                check_fit(spec.label, needed=report.estimated_bytes)
             self._fault("load")
             self.backend.load(spec, path)
         except ModelNotFound as e:
@@ -291,7 +296,7 @@ class _Worker(QObject):
             history = self._history
             if history is not None:
                 record = self._record(
-                    lambda: history.start_document(info.path, count, spec.label, opts.history_id, opts, spec.source)
+                    partial(history.start_document, info.path, count, spec.label, opts.history_id, opts, spec.source)
                 )
             for page in doc.pages(opts.pages):
                 self._check_cancel(info.job_id)
@@ -300,8 +305,7 @@ class _Worker(QObject):
                 del page
                 pages.append(result)
                 if history is not None and record is not None:
-                    rec = record
-                    self._record(lambda: history.add_page(rec, result))  # committed the moment the page is done
+                    self._record(partial(history.add_page, record, result))  # committed the moment it is done
                 self.pageFinished.emit(result)
                 QCoreApplication.processEvents()
             self._check_cancel(info.job_id)
@@ -313,15 +317,15 @@ class _Worker(QObject):
             status, error, kind = JobStatus.FAILED, str(e), ErrorKind.DOCUMENT
         except Exception as e:
             log.warning("OCR failed: %s", type(e).__name__)  # never the document's text
-            status, error, kind = JobStatus.FAILED, f"{display_name(info.path)}: OCR failed ({one_line(e)})", ErrorKind.MODEL
+            status, kind = JobStatus.FAILED, ErrorKind.MODEL
+            error = f"{display_name(info.path)}: OCR failed ({one_line(e)})"
         finally:
             if doc is not None:
                 doc.close()
             del doc
             peak = self.backend.end_document()
             if self._history is not None and record is not None:
-                history, rec = self._history, record
-                self._record(lambda: history.finish_document(rec, status, error, kind))
+                self._record(partial(self._history.finish_document, record, status, error, kind))
             self._cancelled.discard(info.job_id)
             self._current = None
         self.jobDone.emit(
@@ -581,7 +585,9 @@ class Engine(QObject):
         options = options or OcrOptions()
         if self._closing:
             return []
-        queued_paths = {os.path.realpath(j.info.path) for jid, j in self._outstanding.items() if jid not in self._started}
+        queued_paths = {
+            os.path.realpath(j.info.path) for jid, j in self._outstanding.items() if jid not in self._started
+        }
         jobs: list[_Job] = []
         for raw in paths:
             path = os.fspath(raw)

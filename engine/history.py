@@ -24,12 +24,11 @@ import logging
 import os
 import sqlite3
 import stat
-import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .documents import display_name
 from .jobs import DocumentStatus, ErrorKind, JobStatus, OcrOptions, PageResult, PageSource, TextLayer
@@ -444,8 +443,8 @@ class HistoryStore:
                 cur = db.execute(
                     "INSERT INTO documents (path, name, pages, model, status, started, owner, file_size, file_mtime_ns,"
                     " options, model_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (raw, display_name(path), pages, model, DocumentStatus.RUNNING, time.time(), _me(), size, mtime, kept,
-                     model_source),
+                    (raw, display_name(path), pages, model, DocumentStatus.RUNNING, time.time(), _me(), size, mtime,
+                     kept, model_source),
                 )
                 record = int(cur.lastrowid or 0)
         with _OPEN_LOCK:
@@ -456,8 +455,9 @@ class HistoryStore:
         """Commit one finished page at once (a failed page too, with its error: it counts as missing)."""
         with self._connection() as db, _transaction(db):
             db.execute(
-                "INSERT OR REPLACE INTO pages (document_id, page, text, source, model, prompt_tokens, generation_tokens,"
-                " seconds, first_token_seconds, tokens_per_second, peak_memory, finished, error, text_layer_rejected)"
+                "INSERT OR REPLACE INTO pages (document_id, page, text, source, model, prompt_tokens,"
+                " generation_tokens, seconds, first_token_seconds, tokens_per_second, peak_memory, finished, error,"
+                " text_layer_rejected)"
                 " SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM documents WHERE id = ?",  # nothing if deleted
                 (
                     page.page, _storable(page.text), PageSource(page.source).value, page.model, page.prompt_tokens,
@@ -617,7 +617,10 @@ class HistoryStore:
             rows = db.execute(
                 "SELECT id, status, owner FROM documents ORDER BY started DESC, id DESC LIMIT -1 OFFSET ?", (keep,)
             ).fetchall()
-            old = [i for i, status, owner in rows if self._status(i, status, owner, 0, None) is not DocumentStatus.RUNNING]
+            old = [
+                i for i, status, owner in rows
+                if self._status(i, status, owner, 0, None) is not DocumentStatus.RUNNING
+            ]
             for i in range(0, len(old), 500):
                 chunk = old[i:i + 500]
                 db.execute(f"DELETE FROM documents WHERE id IN ({','.join('?' * len(chunk))})", chunk)
@@ -644,7 +647,7 @@ class HistoryStore:
                 return DocumentStatus.RUNNING  # another process (the CLI beside the app) is reading it now
             return DocumentStatus.INTERRUPTED
         if status is DocumentStatus.DONE and pages and len(done.split(",") if done else ()) < pages:
-            return DocumentStatus.INCOMPLETE  # a page could not be saved (disk full), or the job covered only some pages
+            return DocumentStatus.INCOMPLETE  # a page could not be saved (disk full), or only some were asked for
         return status
 
     @staticmethod

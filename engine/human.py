@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 ONE_LINE_LIMIT = 200
 
 
@@ -36,18 +38,12 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
-def ranges(numbers) -> str:
+def ranges(numbers: Iterable[int]) -> str:
     """1,2,3,5 -> ``1–3, 5``."""
-    parts: list[str] = []
-    start = prev = None
+    runs: list[list[int]] = []
     for n in sorted(set(numbers)):
-        if start is None:
-            start = prev = n
-        elif n == prev + 1:
-            prev = n
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
         else:
-            parts.append(f"{start}–{prev}" if prev != start else str(start))
-            start = prev = n
-    if start is not None:
-        parts.append(f"{start}–{prev}" if prev != start else str(start))
-    return ", ".join(parts)
+            runs.append([n, n])
+    return ", ".join(f"{a}–{b}" if b != a else str(a) for a, b in runs)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 class State(str, enum.Enum):
@@ -97,10 +97,6 @@ class Lifecycle:
         """Changes whenever the deadline is armed or voided; a timer carrying an old token is void."""
         return self._epoch
 
-    @property
-    def loaded(self) -> bool:
-        return self.state in (State.READY, State.BUSY)
-
     def snapshot(self) -> Snapshot:
         return Snapshot(
             self.state,
@@ -174,9 +170,6 @@ class Lifecycle:
             self.unload_pending = True
             self._void_deadline()
         return []
-
-    def cancel_pending_unload(self) -> None:
-        self.unload_pending = False
 
     def set_mode(self, mode: Mode, idle_timeout_s: float | None = None) -> list[Action]:
         """Applies at once: auto-release unloads an idle model now; keep-resident voids the deadline."""

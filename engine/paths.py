@@ -122,9 +122,8 @@ def private_dir(folder: Path) -> Path:
         raise InsecureFolder(f"{folder} is not a real folder (a link or a file); refused")
     if hasattr(os, "getuid") and st.st_uid != os.getuid():
         raise InsecureFolder(f"{folder} belongs to another user; refused")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        if hasattr(os, "getuid"):  # ours but open: close it
-            os.chmod(folder, 0o700)
+    if stat.S_IMODE(st.st_mode) & 0o077:  # ours but open: close it
+        os.chmod(folder, 0o700)
     return folder
 
 

@@ -30,9 +30,9 @@ from .models.presets import (
     PRESETS,
     ModelSpec,
     find_preset,
-    looks_like_path,
     preset,
 )
+from .models.store import is_repo_id, looks_like_path
 
 log = logging.getLogger(__name__)
 
@@ -229,8 +229,6 @@ def apply_overrides(
 
 
 def _apply_model(values: dict[str, Any], name: str) -> None:
-    from .models.store import is_repo_id
-
     name = name.strip()
     found = find_preset(name)
     if found is not None:
@@ -276,7 +274,9 @@ class Settings(QObject):
         self, store: QSettings | None = None, parent: QObject | None = None, table: Sequence[Setting] = SETTINGS
     ) -> None:
         super().__init__(parent)
-        self._store = store or QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+        self._store = store or QSettings(
+            QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION
+        )
         self.table = tuple(table)
         self._by_key = by_key(self.table)
 

@@ -25,7 +25,7 @@ import json
 import os
 import struct
 import sys
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 STEP_BYTES = 1 << 20
 MAX_HEADER_BYTES = 100 << 20  # the safetensors format's own limit
@@ -144,8 +144,8 @@ def installed() -> Iterator[None]:
         except NotPlain:
             return original(path)
 
-    vlm_utils._load_safetensors = _load
+    setattr(vlm_utils, "_load_safetensors", _load)  # noqa: B010 (a private function of a pinned mlx-vlm)
     try:
         yield
     finally:
-        vlm_utils._load_safetensors = original
+        setattr(vlm_utils, "_load_safetensors", original)  # noqa: B010

@@ -26,5 +26,9 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+echo "ruff: lint and import order"
+.venv/bin/ruff check .
+echo "mypy: engine/ types"
+.venv/bin/mypy --no-error-summary
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest "$@"

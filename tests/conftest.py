@@ -20,13 +20,13 @@ os.environ["HF_HOME"] = os.path.join(_home, "hf")  # an empty Hugging Face cache
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
-from PySide6.QtCore import QSettings  # noqa: E402  (after the environment is set)
+from PySide6.QtCore import QSettings
 
 for _format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
     # macOS keeps native settings under ~/Library/Preferences; send both formats to the temp folder
     QSettings.setPath(_format, QSettings.Scope.UserScope, os.path.join(_home, "settings"))
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")

@@ -33,10 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.background import run_in_background
 from engine.history import HistoryDocument, HistoryError, HistoryStore
 from engine.jobs import DocumentStatus
 
-from engine.background import run_in_background
 from .style import secondary
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,8 @@ class HistoryView(QWidget):
         self.documents = list(docs)
         self.tree.clear()
         for doc in self.documents:
-            item = QTreeWidgetItem([doc.name, status_text(doc), time.strftime("%d %b %H:%M", time.localtime(doc.started))])
+            when = time.strftime("%d %b %H:%M", time.localtime(doc.started))
+            item = QTreeWidgetItem([doc.name, status_text(doc), when])
             item.setData(NAME, ID_ROLE, doc.id)
             item.setToolTip(NAME, doc.path)
             if doc.error:

@@ -236,7 +236,9 @@ class MainWindow(QMainWindow):
         self.save_action = self._action(
             "saveAs", "Save As…", self.save_as, QKeySequence.StandardKey.Save, "Save the text as Markdown or plain text"
         )
-        self.clear_action = self._action("clearResults", "Clear", self.clear, "Ctrl+K", "Clear the results and finished rows")
+        self.clear_action = self._action(
+            "clearResults", "Clear", self.clear, "Ctrl+K", "Clear the results and finished rows"
+        )
         self.close_action = self._action("closeWindow", "Close Window", self.close, QKeySequence.StandardKey.Close)
         self.auto_copy_box = QCheckBox("Copy when done")
         self.auto_copy_box.setObjectName("autoCopy")

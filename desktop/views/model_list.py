@@ -33,12 +33,12 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from engine.models.downloads import CacheState, DownloadProgress, Phase
-from engine.models.presets import PRESETS, Preset
-
 from engine.background import run_in_background
 from engine.human import duration
 from engine.human import size_text as size
+from engine.models.downloads import CacheState, DownloadProgress, Phase
+from engine.models.presets import PRESETS, Preset
+
 from .style import scaled, secondary
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,8 @@ class ModelList(QWidget):
             header.resizeSection(column, width + 14)
         rows = len(PRESETS)
         self.table.setFixedHeight(
-            self.table.header().sizeHint().height() + rows * self.table.sizeHintForRow(0) + 2 * self.table.frameWidth() + 2
+            self.table.header().sizeHint().height() + rows * self.table.sizeHintForRow(0)
+            + 2 * self.table.frameWidth() + 2
         )
         self.table.itemSelectionChanged.connect(self._sync)
 
@@ -272,7 +273,8 @@ class ModelList(QWidget):
         log.info("downloading model %s from the settings", p.repo_id)
         if self._downloader.start(p.repo_id) is False:  # another model is downloading (started elsewhere)
             self.downloading = getattr(self._downloader, "active", None)
-            self.status.setText(f"{self._label(self.downloading or '')} is downloading; wait for it or cancel it first.")
+            busy = self._label(self.downloading or "")
+            self.status.setText(f"{busy} is downloading; wait for it or cancel it first.")
             self._show_state(p.repo_id)
         self._sync()
 
@@ -305,7 +307,7 @@ class ModelList(QWidget):
         box.open()
         self._sync()
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+    def showEvent(self, event) -> None:
         """Look again each time the list comes into view: the cache may have changed meanwhile (CLI, Finder)."""
         super().showEvent(event)
         if self._shown:

@@ -10,8 +10,10 @@ shows up here with its label, bounds, default, unit and tooltip (the row's ``hel
 Everything else a control needs comes from its row too (``engine.settings.Setting``): the tab
 (by the key's prefix unless named; an unknown prefix gets a tab of its own), the object name, the
 form label, each choice's label and sentence, the text shown for zero, when it is enabled, the
-line it shares with a choice, a placeholder, and whether it offers "Choose Folder…". A change is written to ``Settings`` at once (preferences apply immediately, as on the
-Mac; there is no OK button) and ``Settings.changed`` tells the app. Text fields write when
+line it shares with a choice, a placeholder, and whether it offers "Choose Folder…".
+
+A change is written to ``Settings`` at once (preferences apply immediately, as on the Mac; there
+is no OK button) and ``Settings.changed`` tells the app. Text fields write when
 editing ends or the window closes. A change made elsewhere (the main window's "Copy when
 done") shows here too.
 
@@ -420,9 +422,8 @@ class SettingsPanel(QWidget):
                 elif isinstance(widget, QComboBox):
                     index = widget.findData(value)
                     widget.setCurrentIndex(index if index >= 0 else 0)
-                elif isinstance(widget, QLineEdit):
-                    if widget.text() != str(value):
-                        widget.setText(str(value))
+                elif isinstance(widget, QLineEdit) and widget.text() != str(value):
+                    widget.setText(str(value))
         finally:
             self._showing.discard(key)
 
@@ -478,11 +479,11 @@ class SettingsPanel(QWidget):
         dialog.deleteLater()
 
     # ---------------------------------------------------------------- window
-    def hideEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+    def hideEvent(self, event) -> None:
         self.commit()
         super().hideEvent(event)
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.commit()
         super().closeEvent(event)
         self.closed.emit()

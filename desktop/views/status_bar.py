@@ -18,11 +18,10 @@ import psutil
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar
 
-from engine.jobs import EngineStatus
-from engine.lifecycle import Mode, State
-
 from engine.human import duration
 from engine.human import size_text as size
+from engine.jobs import EngineStatus
+from engine.lifecycle import Mode, State
 
 from ..status_text import model_line
 

@@ -18,9 +18,8 @@ import json
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from engine.human import duration, size_text
@@ -67,13 +66,14 @@ def list_models(out, as_json: bool = False, remote: bool = False) -> int:
     if remote and wanted and not downloads.is_offline():
         with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
             sizes = dict(zip(wanted, pool.map(lambda r: downloads.remote_size(r, timeout=5.0), wanted)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for p in PRESETS:
         state = states[p.repo_id]
+        remote_bytes = sizes.get(p.repo_id)
         if state.downloaded:
             size, exact = state.size_on_disk, True
-        elif sizes.get(p.repo_id) is not None:
-            size, exact = sizes[p.repo_id], True
+        elif remote_bytes is not None:
+            size, exact = remote_bytes, True
         else:
             size, exact = p.approx_bytes, False
         rows.append({
@@ -86,7 +86,7 @@ def list_models(out, as_json: bool = False, remote: bool = False) -> int:
             print(json.dumps(row, ensure_ascii=False), file=out)
         return 0
     header = ("ID", "MODEL", "REPO", "LICENCE", "LANGUAGES", "SIZE", "DOWNLOADED")
-    table = [header] + [
+    table: list[tuple[str, ...]] = [header] + [
         (
             r["id"] + (" *" if r["default"] else ""),
             r["label"],
@@ -99,8 +99,8 @@ def list_models(out, as_json: bool = False, remote: bool = False) -> int:
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip(), file=out)
+    for line in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip(), file=out)
     print(f"\n* default. Cache: {downloads.hub_cache_dir()}", file=out)
     return 0
 

@@ -69,15 +69,15 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from ..human import one_line, size_text
-from .store import MODEL_FILE_PATTERNS, ModelNotFound, ModelRejected, check_folder, is_repo_id
 from .presets import find_preset
+from .store import MODEL_FILE_PATTERNS, ModelNotFound, ModelRejected, check_folder, is_repo_id
 
 log = logging.getLogger(__name__)
 
@@ -767,8 +767,7 @@ class Downloader(QObject):
 
     @Slot(str, object)
     def _deliver(self, name: str, args: tuple) -> None:
-        if name in ("finished", "failed", "cancelled"):
-            if self._active is not None and args[0] == self._active:
-                self._active = None
-                self._thread = None
+        if name in ("finished", "failed", "cancelled") and self._active is not None and args[0] == self._active:
+            self._active = None
+            self._thread = None
         getattr(self, name).emit(*args)

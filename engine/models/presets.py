@@ -82,11 +82,6 @@ CUSTOM_ID = "custom"
 DEFAULT_CUSTOM_PROMPT = "OCR:"
 
 
-def looks_like_path(source: str) -> bool:
-    """A model named as a folder path (absolute, or starting with ``.`` or ``~``), never a repo id."""
-    return source.startswith(("/", ".", "~")) or "\\" in source or source.count("/") > 1
-
-
 def preset(preset_id: str) -> Preset:
     for p in PRESETS:
         if p.id == preset_id:
@@ -114,11 +109,11 @@ class ModelSpec:
     preset_id: str = CUSTOM_ID
 
     @classmethod
-    def from_preset(cls, p: Preset) -> "ModelSpec":
+    def from_preset(cls, p: Preset) -> ModelSpec:
         return cls(p.repo_id, p.label, p.prompt, p.max_side, p.max_pixels, p.id)
 
     @classmethod
-    def resolve(cls, source: str | None = None, prompt: str | None = None) -> "ModelSpec":
+    def resolve(cls, source: str | None = None, prompt: str | None = None) -> ModelSpec:
         """A preset id or repo id gives that preset; anything else is a custom folder or repo id."""
         if not source:
             spec = cls.from_preset(preset(DEFAULT_PRESET_ID))
@@ -131,7 +126,7 @@ class ModelSpec:
             spec = replace(spec, prompt=prompt)
         return spec
 
-    def with_limits(self, max_side: int | None) -> "ModelSpec":
+    def with_limits(self, max_side: int | None) -> ModelSpec:
         """Cap the longest image side further (a user setting), never above the model's limit."""
         if not max_side or max_side >= self.max_side:
             return self

@@ -100,7 +100,7 @@ _FAMILY_TOKENS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tokenizer_json(family: str) -> str:
     """The family's trained byte-level BPE tokenizer as tokenizer.json text (deterministic)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -489,7 +489,7 @@ def _sanitized_like_the_loader(model_class, model_config, model, weights: dict) 
     return weights
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _plan(family: str, size: str) -> tuple[tuple[tuple[str, tuple[int, ...], str], ...], frozenset, frozenset]:
     import mlx.core as mx
     import mlx.nn as nn

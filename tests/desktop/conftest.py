@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine.lifecycle import Mode
 from engine.settings import Settings
+from engine.testing import samples
 
 WAIT_MS = 90_000
 TEST_MAX_TOKENS = 6
@@ -102,3 +103,15 @@ def drop(widget, paths=(), urls=()) -> bool:
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)
     return event.isAccepted()
+
+
+def wait_state(qtbot, app, state, timeout=WAIT_MS):
+    qtbot.waitUntil(lambda: app.engine.status.state is state, timeout=timeout)
+
+
+def samples_qimage():
+    from PySide6.QtGui import QImage
+
+    image = samples.text_image()
+    data = image.tobytes("raw", "RGB")
+    return QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()

@@ -61,8 +61,8 @@ def main(out_dir: str, model_dir: str, work_dir: str) -> int:
 
     from desktop.app import OcrTrayApp
     from desktop.application import Application
-    from engine.testing import samples
     from engine.settings import Settings
+    from engine.testing import samples
 
     out, work = Path(out_dir), Path(work_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,27 +1,24 @@
-"""The whole app in-process with the real engine thread and the tiny model: drops, streaming, tray, modes, copy/save, cancel."""
+"""The whole app in-process with the real engine thread and the tiny model: drops, streaming, tray, modes,
+copy/save, cancel."""
 
 from __future__ import annotations
 
 import os
 import time
 
-from engine.jobs import ErrorKind, JobStatus
 import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from desktop.views.result_view import TEXT_LAYER_LABEL
-from engine.testing import samples
+from engine.jobs import JobStatus
 from engine.lifecycle import Mode, State
+from engine.testing import samples
 
-from .conftest import WAIT_MS, Jobs, drop
+from .conftest import WAIT_MS, Jobs, drop, wait_state
 
 pytestmark = pytest.mark.slow
-
-
-def wait_state(qtbot, app, state, timeout=WAIT_MS):
-    qtbot.waitUntil(lambda: app.engine.status.state is state, timeout=timeout)
 
 
 def headings(app):
@@ -112,53 +109,6 @@ def test_same_file_dropped_twice_while_queued_runs_once(qtbot, make_app, tmp_pat
     qtbot.wait(200)
     assert len(jobs.done) == 2
     assert "twice.pdf: already in the queue" in app.window.messages.text()
-
-
-def test_unload_from_the_tray(qtbot, make_app, tmp_path):
-    app = make_app(mode=Mode.KEEP_RESIDENT)
-    jobs = Jobs(app.engine)
-    unload = app.tray.action("unloadModel")
-    first_row = app.tray.menu.actions()[0]
-    assert first_row.objectName() == "modelStatus" and not first_row.isEnabled()
-    assert first_row.text().endswith("· not loaded") and not unload.isEnabled()
-
-    app.submit([samples.write_png(tmp_path / "a.png")])
-    jobs.wait(qtbot, 1)
-    wait_state(qtbot, app, State.READY)
-    assert " · ready · " in first_row.text() and first_row.text().endswith("B")  # "… · ready · 12.3 MB"
-    assert app.tray.tooltip.startswith("OCR Tray — ")
-    assert unload.isEnabled() and unload.text() == "Unload Model"
-    unload.trigger()
-    wait_state(qtbot, app, State.UNLOADED)
-    assert first_row.text().endswith("· not loaded")
-    assert not unload.isEnabled()
-    assert app.engine.status.model_bytes == 0
-
-
-def test_unload_mid_job_waits_for_the_job(qtbot, make_app, tmp_path):
-    app = make_app(mode=Mode.KEEP_RESIDENT)
-    jobs = Jobs(app.engine)
-    unload = app.tray.action("unloadModel")
-    pdf = samples.write_pdf(tmp_path / "three.pdf", pages=3, text_pages=set())
-    states = []
-    app.engine.stateChanged.connect(lambda s: states.append((s.state, len(jobs.done))))
-    texts_when_busy = []
-
-    def on_page(progress):
-        if progress.page == 1:
-            texts_when_busy.append((unload.text(), unload.isEnabled()))
-            unload.trigger()
-
-    app.engine.pageStarted.connect(on_page)
-    app.submit([pdf])
-    [result] = jobs.wait(qtbot, 1)
-    wait_state(qtbot, app, State.UNLOADED)
-    assert texts_when_busy == [("Unload After Current Job", True)]
-    assert result.status == JobStatus.DONE and len(result.pages) == 3  # the job was not cut short
-    unloading = [done for state, done in states if state is State.UNLOADING]
-    assert unloading and unloading[0] == 1  # the unload began only after the job ended
-    assert any(state is State.BUSY for state, _ in states)
-    assert app.tray.menu.actions()[0].text().endswith("· not loaded")
 
 
 def _drive_mode(app, qtbot, mode: Mode):
@@ -297,7 +247,8 @@ def test_cancel_mid_job_stops_it_and_the_app_stays_usable(qtbot, make_app, tmp_p
     )
     app.submit(more)
     done = jobs.wait(qtbot, 5)
-    assert [r.status for r in done[2:]] == [JobStatus.CANCELLED] * 3, [(os.path.basename(r.path), r.status, len(r.pages)) for r in done]
+    seen = [(os.path.basename(r.path), r.status, len(r.pages)) for r in done]
+    assert [r.status for r in done[2:]] == [JobStatus.CANCELLED] * 3, seen
     assert not app.window.job_queue.cancel_all.isEnabled()
 
 
@@ -328,94 +279,6 @@ def test_gui_stays_responsive_while_a_pdf_is_read(qtbot, make_app, tmp_path):
     assert longest <= 250, f"the GUI thread stalled for {longest} ms"
 
 
-def test_auto_copy_and_clear(qtbot, make_app, tmp_path):
-    app = make_app()
-    jobs = Jobs(app.engine)
-    app.window.auto_copy_box.setChecked(True)
-    assert app.settings.get("ui/auto_copy") is True
-    QGuiApplication.clipboard().clear()
-    app.submit([samples.write_pdf(tmp_path / "auto.pdf", pages=1, text_pages={1})])
-    [result] = jobs.wait(qtbot, 1)
-    assert QGuiApplication.clipboard().text().strip() == result.text.strip() != ""
-    app.window.clear_action.trigger()
-    assert app.window.result_view.toPlainText() == "" and app.window.job_queue.job_ids() == []
-    assert not app.window.copy_action.isEnabled()
-
-
-def test_password_protected_pdf_asks_and_reads_it(qtbot, make_app, tmp_path):
-    import pymupdf
-    from PySide6.QtWidgets import QInputDialog
-
-    plain = samples.write_pdf(tmp_path / "plain.pdf", pages=1, text_pages={1})
-    locked = tmp_path / "locked.pdf"
-    doc = pymupdf.open(plain)
-    doc.save(locked, encryption=pymupdf.PDF_ENCRYPT_AES_256, owner_pw="owner", user_pw="s3cret")
-    doc.close()
-
-    app = make_app()
-    jobs = Jobs(app.engine)
-    app.submit([locked])
-    [first] = jobs.wait(qtbot, 1)
-    assert first.error_kind == ErrorKind.PASSWORD
-    qtbot.waitUntil(lambda: app.window.findChild(QInputDialog, "passwordDialog") is not None, timeout=5000)
-    dialog = app.window.findChild(QInputDialog, "passwordDialog")
-    assert "locked.pdf" in dialog.labelText()
-    dialog.setTextValue("wrong")
-    dialog.accept()
-    [_, second] = jobs.wait(qtbot, 2)
-    assert second.error_kind == ErrorKind.PASSWORD
-    qtbot.waitUntil(lambda: (d := app.window.findChild(QInputDialog, "passwordDialog")) is not None
-                    and d is not dialog and d.isVisible(), timeout=5000)
-    dialog = app.window.findChild(QInputDialog, "passwordDialog")
-    assert "wrong" in dialog.labelText()
-    dialog.setTextValue("s3cret")
-    dialog.accept()
-    [_, _, third] = jobs.wait(qtbot, 3)
-    assert third.status == JobStatus.DONE and "Page 1" in third.text
-
-
-def test_clipboard_image_goes_through_a_private_file_that_is_removed(qtbot, make_app):
-    app = make_app()
-    jobs = Jobs(app.engine)
-    QGuiApplication.clipboard().setImage(samples_qimage())
-    app.tray.action("ocrClipboard").trigger()
-    [result] = jobs.wait(qtbot, 1)
-    assert result.status == JobStatus.DONE
-    folder = app.clipboard_images.folder
-    assert folder is not None and os.path.dirname(result.path) == folder
-    assert os.stat(folder).st_mode & 0o777 == 0o700
-    assert not os.path.exists(result.path)  # deleted when its job ended
-    app.shutdown()
-    assert not os.path.exists(folder)
-
-
-def test_empty_clipboard_says_so(qtbot, make_app):
-    app = make_app()
-    QGuiApplication.clipboard().clear()
-    app.tray.action("ocrClipboard").trigger()
-    assert "clipboard holds no image" in app.window.messages.text()
-
-
-def test_finder_open_event_queues_the_file(qtbot, make_app, qapp, tmp_path):
-    from PySide6.QtGui import QFileOpenEvent
-
-    app = make_app()
-    jobs = Jobs(app.engine)
-    png = samples.write_png(tmp_path / "from-finder.png")
-    qapp.sendEvent(qapp, QFileOpenEvent(str(png)))
-    [result] = jobs.wait(qtbot, 1)
-    assert result.path == str(png) and result.status == JobStatus.DONE
-    assert app.window.isVisible()
-
-
-def samples_qimage():
-    from PySide6.QtGui import QImage
-
-    image = samples.text_image()
-    data = image.tobytes("raw", "RGB")
-    return QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
-
-
 def test_closing_the_window_hides_it_and_the_app_stays_in_the_tray(qtbot, make_app, tmp_path):
     app = make_app(tray=True, show_window=True)
     if not app.tray.visible:
@@ -437,25 +300,6 @@ def test_without_a_tray_closing_the_window_quits(qtbot, make_app):
     assert quit_calls and app.engine._thread is None
 
 
-def test_notification_when_a_job_ends_while_the_window_is_hidden(qtbot, make_app, tmp_path, monkeypatch):
-    app = make_app()
-    jobs = Jobs(app.engine)
-    notes = []
-    monkeypatch.setattr(app.tray, "notify", lambda title, text: notes.append((title, text)) or True)
-    app.window.hide()
-    app.submit([samples.write_png(tmp_path / "hidden.png")])
-    jobs.wait(qtbot, 1)
-    assert notes == [("Text ready", "hidden.png · 1 page")]
-    app.window.notify_box.setChecked(False)
-    app.submit([samples.write_png(tmp_path / "quiet.png")])
-    jobs.wait(qtbot, 2)
-    app.window.notify_box.setChecked(True)
-    app.window.show()
-    app.submit([samples.write_png(tmp_path / "seen.png")])
-    jobs.wait(qtbot, 3)
-    assert len(notes) == 1  # not when switched off, nor when the window is in view
-
-
 def test_changing_the_model_in_settings_applies_to_the_engine(qtbot, make_app, tiny_model_dir, tmp_path):
     app = make_app(mode=Mode.KEEP_RESIDENT)
     jobs = Jobs(app.engine)
@@ -470,36 +314,3 @@ def test_changing_the_model_in_settings_applies_to_the_engine(qtbot, make_app, t
     app.submit([samples.write_png(tmp_path / "b.png")])
     [_, second] = jobs.wait(qtbot, 2)
     assert second.status == JobStatus.DONE and second.pages[0].model == "other-model"
-
-
-def test_files_opened_before_the_app_was_wired_are_not_lost(qtbot, qapp, make_app, tmp_path):
-    """A launch by Finder's "Open With": the FileOpen event can come before the window exists."""
-    from PySide6.QtGui import QFileOpenEvent
-
-    png = samples.write_png(tmp_path / "early.png")
-    qapp._early = []  # as right after the QApplication was made
-    qapp.sendEvent(qapp, QFileOpenEvent(str(png)))
-    app = make_app()
-    jobs = Jobs(app.engine)
-    [result] = jobs.wait(qtbot, 1)
-    assert result.path == str(png) and result.status == JobStatus.DONE
-
-
-def test_quit_waits_for_background_chores_before_closing(qtbot):
-    """A chore still running at quit (a history read) ends before the history is closed, bounded in time."""
-    import threading
-    import time as _time
-
-    from engine import background
-
-    ended = threading.Event()
-
-    def slow():
-        _time.sleep(0.3)
-        ended.set()
-        return 1
-
-    background.run_in_background(slow, lambda result, error: None)
-    assert background.wait(5.0) is True
-    assert ended.is_set()
-    qtbot.waitUntil(lambda: background.pending() == 0, timeout=2000)

@@ -1,12 +1,13 @@
-"""The first job with a missing model: the app asks once, downloads from the (loopback) hub with progress, then runs the jobs."""
+"""The first job with a missing model: the app asks once, downloads from the (loopback) hub with progress,
+then runs the jobs."""
 
 from __future__ import annotations
 
-from engine.jobs import ErrorKind, JobStatus
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
+from engine.jobs import ErrorKind, JobStatus
 from engine.testing import samples
 from tests.engine.hub_server import hub  # noqa: F401  (the pytest fixture)
 
@@ -22,7 +23,7 @@ def question(app):
     return boxes[0] if len(boxes) == 1 else None
 
 
-def test_missing_model_asks_once_downloads_with_progress_then_runs(qtbot, hub, tiny_model_dir,  # noqa: F811
+def test_missing_model_asks_once_downloads_with_progress_then_runs(qtbot, hub, tiny_model_dir,
                                                                    make_app, make_settings, tmp_path):
     hub.add_repo(REPO, tiny_model_dir)
     hub.chunk_delay_s = 0.002  # slow enough that progress is seen moving
@@ -54,7 +55,7 @@ def test_missing_model_asks_once_downloads_with_progress_then_runs(qtbot, hub, t
     assert hub.file_requests()  # it really came from the hub
 
 
-def test_declining_the_download_leaves_the_jobs_failed_with_a_message(qtbot, hub, make_app, make_settings,  # noqa: F811
+def test_declining_the_download_leaves_the_jobs_failed_with_a_message(qtbot, hub, make_app, make_settings,
                                                                       tiny_model_dir, tmp_path):
     hub.add_repo(REPO, tiny_model_dir)
     app = make_app(make_settings(model__preset="custom", model__custom_source=REPO))

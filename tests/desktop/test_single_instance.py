@@ -1,4 +1,5 @@
-"""One app per user: the second launch hands its files over through QLocalServer; a crashed instance's lock is taken over."""
+"""One app per user: the second launch hands its files over through QLocalServer; a crashed instance's lock is
+taken over."""
 
 from __future__ import annotations
 

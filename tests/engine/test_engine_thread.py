@@ -5,13 +5,12 @@ import time
 
 import psutil
 import pytest
-from PIL import Image
 
-from engine.testing import samples
 from engine.engine_thread import Engine
 from engine.jobs import ErrorKind, JobStatus, OcrOptions, PageSource
 from engine.lifecycle import Mode, State
 from engine.models.presets import ModelSpec
+from engine.testing import samples
 
 pytestmark = pytest.mark.slow
 

@@ -2,12 +2,11 @@
 
 import pytest
 
-from engine.testing import samples
-from engine.testing import tiny_model
 from engine.engine_thread import Engine
 from engine.jobs import JobStatus, OcrOptions, PageSource
 from engine.lifecycle import Mode, State
 from engine.models.presets import ModelSpec
+from engine.testing import samples, tiny_model
 
 pytestmark = pytest.mark.slow
 

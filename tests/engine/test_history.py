@@ -4,8 +4,8 @@ permissions, threads, migrations, damaged files, and the `ocr-tray history` comm
 from __future__ import annotations
 
 import argparse
-import io
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -21,6 +21,7 @@ import pytest
 
 from engine import history as history_module
 from engine.cli import history as history_cli
+from engine.documents import display_name
 from engine.history import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -28,7 +29,6 @@ from engine.history import (
     HistoryStore,
     migrate,
 )
-from engine.documents import display_name
 from engine.jobs import DocumentStatus, JobStatus, PageResult, PageSource
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -64,7 +64,7 @@ def doc_file(tmp_path):
 
 def _child(script: str, *args: str) -> subprocess.Popen:
     """A separate process using the store (a real other writer)."""
-    code = "import sys\nsys.path.insert(0, %r)\n" % ROOT + textwrap.dedent(script)
+    code = f"import sys\nsys.path.insert(0, {ROOT!r})\n" + textwrap.dedent(script)
     return subprocess.Popen(
         [sys.executable, "-c", code, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -97,7 +97,8 @@ def test_pages_committed_with_all_fields_and_document_finished(store, doc_file):
     got = store.pages(record)
     assert [p.page for p in got] == [1, 2, 3]
     p2 = got[1]
-    assert (p2.text, p2.source, p2.model, p2.prompt_tokens, p2.generation_tokens) == ("text of page 2", PageSource.MODEL, "tiny", 12, 2)
+    assert (p2.text, p2.source, p2.model, p2.prompt_tokens, p2.generation_tokens) == (
+        "text of page 2", PageSource.MODEL, "tiny", 12, 2)
     assert (p2.seconds, p2.first_token_seconds, p2.tokens_per_second, p2.peak_memory) == (0.5, 0.1, 4.0, 2000)
     assert p2.finished >= doc.started
     result = dataclasses.replace(p2, job_id=7)  # the history returns the engine's own PageResult

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.slow
 def test_rss_returns_to_baseline_after_each_unload():
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     run = subprocess.run(
-        [sys.executable, "-m", "bench.memory_cycles", "--cycles", "5", "--release", "full", "--size", "bench", "--json"],
+        [sys.executable, "-m", "bench.memory_cycles", "--cycles", "5", "--release", "full", "--size", "bench",
+         "--json"],
         capture_output=True, text=True, timeout=900, env=env,
     )
     assert run.returncode == 0, run.stderr[-3000:]

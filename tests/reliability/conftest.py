@@ -103,7 +103,9 @@ class Recorder:
         self.engine = engine
         self._slots = []
         for name in self.NAMES:
-            slot = (lambda payload, n=name: self.events.append((n, payload)))
+            def slot(payload, n=name):
+                self.events.append((n, payload))
+
             getattr(engine, name).connect(slot)
             self._slots.append((name, slot))
 

@@ -102,7 +102,8 @@ def test_missing_tokenizer_fails_every_job_in_one_line(make_engine, tiny_model_d
     pdf = bad_files.scan_pdf(tmp_path / "scan.pdf", pages=2)
     results = rec.run([png, pdf], OPTS)
     for path, result in results.items():
-        assert result.status == JobStatus.FAILED and result.error_kind in (ErrorKind.MODEL, ErrorKind.MODEL_MISSING), result
+        assert result.status == JobStatus.FAILED, result
+        assert result.error_kind in (ErrorKind.MODEL, ErrorKind.MODEL_MISSING), result
         one_line(result.error, os.path.basename(path))
     consistent(engine)
 
@@ -127,7 +128,7 @@ def test_memory_fit_check_refuses_then_can_be_turned_off(make_engine, tmp_path, 
     real = psutil.virtual_memory
     monkeypatch.setattr(psutil, "virtual_memory", lambda: Tight())
     engine, rec = _load_fails(make_engine, None, tmp_path, "memory", "needs about")
-    assert "only 0.0 GB is available" in engine.status.error
+    assert "only 1.0 MB is available" in engine.status.error
     monkeypatch.setattr(psutil, "virtual_memory", real)
     engine.set_memory_check(False)
     png = bad_files.png(tmp_path / "fits-now.png")

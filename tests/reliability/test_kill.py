@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from engine.jobs import DocumentStatus, JobStatus, PageSource
 import pytest
 
+from engine.jobs import DocumentStatus, JobStatus, PageSource
 from engine.testing import samples
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,8 @@ def test_sigkill_after_page_five_then_resume(tiny_model_dir, tmp_path):
     assert "interrupted" in text_listing.stdout and f"history resume {doc['id']}" in text_listing.stdout
 
     # resume: only the missing pages are read, into the same record
-    resumed = _ocr_tray(env, "history", "resume", doc["id"], "--model", tiny_model_dir, "--max-tokens", TOKENS, "--json")
+    resumed = _ocr_tray(env, "history", "resume", doc["id"], "--model", tiny_model_dir, "--max-tokens", TOKENS,
+                        "--json")
     assert resumed.returncode == 0, resumed.stderr
     new_pages = [json.loads(line)["page"] for line in resumed.stdout.splitlines()]
     assert new_pages == [n for n in range(1, PAGES + 1) if n not in done_before]

@@ -33,7 +33,8 @@ def test_fifty_files_dropped_at_once(recorder, tmp_path):
     files = []
     for i in range(50):  # every fifth one goes through the model, the rest are born-digital PDFs
         path = tmp_path / f"drop-{i:02d}"
-        files.append(bad_files.png(path.with_suffix(".png")) if i % 5 == 0 else bad_files.text_pdf(path.with_suffix(".pdf")))
+        make = bad_files.png if i % 5 == 0 else bad_files.text_pdf
+        files.append(make(path.with_suffix(".png" if i % 5 == 0 else ".pdf")))
     ids = recorder.engine.submit(files, OPTS)
     assert len(ids) == 50 and len(set(ids)) == 50
     results = recorder.wait_results(50, 180)

@@ -15,19 +15,24 @@ import threading
 from pathlib import Path
 
 import psutil
-from engine.jobs import ErrorKind, JobStatus
 import pytest
 
 from engine.cli import models as models_cli
 from engine.human import size_text
+from engine.jobs import ErrorKind, JobStatus
 from engine.models import downloads
-from engine.testing import samples
 from engine.models.downloads import (
+    DownloadCancelled,
+    DownloadProgress,
+    HubUnreachable,
+    NotEnoughDiskSpace,
     Phase,
-    DownloadCancelled, DownloadProgress, HubUnreachable, NotEnoughDiskSpace, RepoNotFound, RepoRefused,
+    RepoNotFound,
+    RepoRefused,
 )
-from engine.models.store import ModelNotFound, ModelTooLarge, cached_snapshot, check_fit, locate, memory_needed
 from engine.models.presets import PRESETS, ModelSpec, preset
+from engine.models.store import ModelNotFound, ModelTooLarge, cached_snapshot, check_fit, locate, memory_needed
+from engine.testing import samples
 from tests.engine.hub_server import hub, offline  # noqa: F401  (hub is a fixture)
 
 REPO = "test-org/tiny-qwen2-vl"
@@ -479,9 +484,10 @@ def test_engine_refuses_a_load_that_does_not_fit_and_the_override_allows_it(
     from engine.engine_thread import Engine
     from engine.jobs import OcrOptions
     from engine.lifecycle import Mode, State
-    from engine.models.store import weight_bytes
+    from engine.models.store import vet
 
-    need = memory_needed(weight_bytes(tiny_model_dir))
+    spec = ModelSpec.resolve(str(tiny_model_dir))
+    need = vet(tiny_model_dir, spec.max_pixels, 3).estimated_bytes  # what the engine compares before a load
     real = psutil.virtual_memory
 
     class Short:
@@ -493,7 +499,7 @@ def test_engine_refuses_a_load_that_does_not_fit_and_the_override_allows_it(
             return getattr(self._real, name)
 
     monkeypatch.setattr(psutil, "virtual_memory", Short)
-    engine = Engine(ModelSpec.resolve(str(tiny_model_dir)), Mode.KEEP_RESIDENT)
+    engine = Engine(spec, Mode.KEEP_RESIDENT)
     try:
         results = []
         engine.jobFinished.connect(results.append)
@@ -504,7 +510,7 @@ def test_engine_refuses_a_load_that_does_not_fit_and_the_override_allows_it(
         qtbot.waitUntil(lambda: len(results) == 1, timeout=60_000)
         refused = results[0]
         assert refused.status == JobStatus.FAILED and refused.error_kind == ErrorKind.MEMORY
-        assert f"{need / 1e9:.1f} GB" in refused.error and f"{need // 2 / 1e9:.1f} GB" in refused.error
+        assert size_text(need) in refused.error and size_text(need // 2) in refused.error
         qtbot.waitUntil(lambda: engine.status.state is State.UNLOADED, timeout=10_000)
 
         engine.set_memory_check(False)

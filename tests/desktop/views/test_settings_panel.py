@@ -1,145 +1,35 @@
-"""The settings panel: built from the settings table, writes at once, survives a restart, manages model files."""
+"""The settings panel: built from the settings table, writes at once, survives a restart."""
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-from PySide6.QtCore import QObject, QSettings, Qt, Signal  # noqa: E402
-from PySide6.QtWidgets import (  # noqa: E402
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPushButton,
     QRadioButton,
     QSpinBox,
     QWidget,
 )
 
-from engine.human import size_text as size  # noqa: E402
-from desktop.views import model_list as model_list_module  # noqa: E402
-from desktop.views import settings_panel as panel_module  # noqa: E402
-from desktop.views.model_list import SCALE, STATUS  # noqa: E402
-from desktop.views.settings_panel import SettingsPanel, choice_name, object_name, tab_name  # noqa: E402
-from engine.models.downloads import DownloadProgress  # noqa: E402
-from engine.models.presets import CUSTOM_ID, PRESETS, preset  # noqa: E402
-from engine.jobs import TextLayer  # noqa: E402
-from engine.settings import SETTINGS, Setting, Settings  # noqa: E402
-from tests.engine.hub_server import hub  # noqa: E402,F401  (the loopback hub fixture)
+from desktop.views import settings_panel as panel_module
+from desktop.views.settings_panel import choice_name, object_name, tab_name
+from engine.jobs import TextLayer
+from engine.models.presets import CUSTOM_ID, PRESETS
+from engine.settings import SETTINGS, Setting, Settings
+from tests.engine.hub_server import hub  # noqa: F401  (the loopback hub fixture)
 
-GLM = preset("glm-ocr")
-PADDLE = preset("paddleocr-vl")
-SHA = "0123456789abcdef0123456789abcdef01234567"
+from .conftest import control, open_settings, row_of
 
 
-# ------------------------------------------------------------------ fixtures and helpers
-@pytest.fixture
-def ini(tmp_path) -> str:
-    return str(tmp_path / "settings" / "OCR Tray.ini")
-
-
-def open_settings(path: str) -> Settings:
-    """A Settings over the QSettings file ``path`` (a fresh QSettings object each time, as after a restart)."""
-    return Settings(QSettings(path, QSettings.Format.IniFormat))
-
-
-@pytest.fixture
-def hf_cache(tmp_path, monkeypatch) -> Path:
-    """An empty Hugging Face hub cache for this test (huggingface_hub reads HF_HUB_CACHE at import)."""
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hf" / "hub"
-    cache.mkdir(parents=True)
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    return cache
-
-
-def cache_snapshot(cache: Path, repo_id: str, weights: int = 4096) -> Path:
-    """A complete cached snapshot in huggingface_hub's layout: blobs/, snapshots/<sha>/ links, refs/main."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    snapshot = repo / "snapshots" / SHA
-    snapshot.mkdir(parents=True)
-    (repo / "blobs").mkdir()
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(SHA)
-    for name, data in (("config.json", b'{"model_type": "glm_ocr"}'), ("model.safetensors", b"\0" * weights), ("tokenizer.json", b"{}")):
-        blob = repo / "blobs" / f"{name}.blob"
-        blob.write_bytes(data)
-        (snapshot / name).symlink_to(os.path.relpath(blob, snapshot))
-    return repo
-
-
-class FakeDownloader(QObject):
-    """The signals and methods of engine.models.downloads.Downloader; the test plays the network."""
-
-    progress = Signal(object)
-    finished = Signal(str, object)
-    failed = Signal(str, str)
-    cancelled = Signal(str)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started: list[str] = []
-        self.cancels = 0
-        self.active: str | None = None
-
-    def start(self, source: str) -> bool:
-        if self.active is not None:
-            return self.active == source
-        self.started.append(source)
-        self.active = source
-        return True
-
-    def cancel(self) -> None:
-        self.cancels += 1
-
-
-def settle(qtbot, panel: SettingsPanel) -> None:
-    """Wait until the cache states are read (off the GUI thread)."""
-    qtbot.waitUntil(lambda: not panel.model_list.busy(), timeout=10_000)
-
-
-@pytest.fixture
-def make_panel(qtbot, ini, hf_cache):
-    def make(settings: Settings | None = None, downloader=None) -> SettingsPanel:
-        panel = SettingsPanel(settings or open_settings(ini), downloader=downloader or FakeDownloader())
-        qtbot.addWidget(panel)
-        panel.show()
-        settle(qtbot, panel)
-        return panel
-
-    return make
-
-
-def control(panel: SettingsPanel, key: str) -> QObject:
-    found = panel.findChild(QObject, object_name(key))
-    assert found is not None, f"no control named {object_name(key)} for {key}"
-    return found
-
-
-def row_of(panel: SettingsPanel, preset_id: str):
-    table = panel.model_list.table
-    for i in range(table.topLevelItemCount()):
-        item = table.topLevelItem(i)
-        if item.text(0) == preset(preset_id).label:
-            return item
-    raise AssertionError(f"no row for {preset_id}")
-
-
-def select(panel: SettingsPanel, preset_id: str) -> None:
-    panel.model_list.table.setCurrentItem(row_of(panel, preset_id))
-
-
-# ------------------------------------------------------------------ built from the table
 def test_every_setting_has_a_control_built_from_the_table(make_panel):
     panel = make_panel()
     assert panel.windowTitle() == "OCR Tray Settings"
@@ -410,149 +300,6 @@ def test_a_change_made_elsewhere_shows_in_the_panel_without_echo(make_panel):
 
 
 # ------------------------------------------------------------------ model list
-def test_model_list_shows_presets_with_licence_languages_and_download_state(make_panel, hf_cache, qtbot,
-                                                                             monkeypatch):
-    cache_snapshot(hf_cache, GLM.repo_id, weights=3_000_000)
-    threads = []
-    real = model_list_module._cache_state
-    monkeypatch.setattr(model_list_module, "_cache_state",
-                        lambda repo_id: (threads.append(threading.current_thread()), real(repo_id))[1])
-    panel = make_panel()
-    table = panel.model_list.table
-    assert table.objectName() == "modelList"
-    assert table.topLevelItemCount() == len(PRESETS)
-    assert threads and threading.main_thread() not in threads  # the cache is read off the GUI thread
-    for p in PRESETS:
-        row = row_of(panel, p.id)
-        assert (row.text(3), row.text(4)) == (p.licence, p.languages)
-        if p is GLM:
-            assert row.text(STATUS) == "Downloaded"
-            assert row.text(1) == "3.0 MB"  # size on disk
-        else:
-            assert row.text(STATUS) == "Not downloaded"
-            assert row.text(1).startswith("≈ ")  # the approximate download size
-    select(panel, GLM.id)
-    assert panel.findChild(QPushButton, "deleteModel").isEnabled()
-    assert not panel.findChild(QPushButton, "downloadModel").isEnabled()
-    select(panel, PADDLE.id)
-    assert panel.findChild(QPushButton, "downloadModel").isEnabled()
-    assert not panel.findChild(QPushButton, "deleteModel").isEnabled()
-
-
-def test_the_list_looks_again_when_it_comes_back_into_view(make_panel, hf_cache, qtbot):
-    panel = make_panel()
-    panel.show_tab("Model")
-    assert row_of(panel, GLM.id).text(STATUS) == "Not downloaded"
-    panel.hide()
-    cache_snapshot(hf_cache, GLM.repo_id)  # fetched meanwhile (the CLI, or the first-run download)
-    panel.show_tab("Model")
-    qtbot.waitUntil(lambda: row_of(panel, GLM.id).text(STATUS) == "Downloaded", timeout=10_000)
-
-
-def test_delete_asks_first_then_removes_the_model_from_the_cache(make_panel, hf_cache, qtbot):
-    folder = cache_snapshot(hf_cache, GLM.repo_id)
-    panel = make_panel()
-    panel.show_tab("Model")
-    select(panel, GLM.id)
-    delete = panel.findChild(QPushButton, "deleteModel")
-
-    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
-    box = panel.findChild(QMessageBox, "deleteConfirm")  # non-blocking: the click returned
-    assert box is not None and box.isVisible() and GLM.label in box.text()
-    assert not delete.isEnabled()
-    qtbot.mouseClick(box.findChild(QPushButton, "keepModel"), Qt.MouseButton.LeftButton)
-    settle(qtbot, panel)
-    assert folder.exists() and row_of(panel, GLM.id).text(STATUS) == "Downloaded"
-
-    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
-    box = panel.findChild(QMessageBox, "deleteConfirm")
-    qtbot.mouseClick(box.findChild(QPushButton, "confirmDelete"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: row_of(panel, GLM.id).text(STATUS) == "Not downloaded", timeout=10_000)
-    assert not folder.exists()
-    assert "deleted" in panel.findChild(QLabel, "downloadStatus").text()
-    assert panel.findChild(QPushButton, "downloadModel").isEnabled()
-
-
-def test_download_progress_cancel_and_finish_with_an_injected_downloader(make_panel, hf_cache, qtbot):
-    fake = FakeDownloader()
-    panel = make_panel(downloader=fake)
-    panel.show_tab("Model")
-    select(panel, PADDLE.id)
-    bar = panel.findChild(QWidget, "downloadProgress")
-    cancel = panel.findChild(QPushButton, "cancelDownload")
-    download = panel.findChild(QPushButton, "downloadModel")
-    status = panel.findChild(QLabel, "downloadStatus")
-    assert not bar.isVisible() and not cancel.isVisible()
-
-    qtbot.mouseClick(download, Qt.MouseButton.LeftButton)
-    assert fake.started == [PADDLE.repo_id]
-    assert bar.isVisible() and cancel.isVisible() and cancel.isEnabled() and not download.isEnabled()
-    fake.progress.emit(DownloadProgress(PADDLE.repo_id, 2_000_000, 500_000, 250_000.0, 6.0))
-    assert (bar.minimum(), bar.maximum(), bar.value()) == (0, SCALE, SCALE // 4)
-    assert f"{size(500_000)} of {size(2_000_000)} · {size(250_000)}/s · 0:06 left" in status.text()
-    assert row_of(panel, PADDLE.id).text(STATUS) == "Downloading 25%"
-
-    qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
-    assert fake.cancels == 1
-    fake.active = None
-    fake.cancelled.emit(PADDLE.repo_id)
-    settle(qtbot, panel)
-    assert "cancelled" in status.text() and not bar.isVisible() and not cancel.isVisible()
-    assert row_of(panel, PADDLE.id).text(STATUS) == "Not downloaded"
-
-    qtbot.mouseClick(download, Qt.MouseButton.LeftButton)
-    fake.progress.emit(DownloadProgress(PADDLE.repo_id, 2_000_000, 1_500_000, 250_000.0, 2.0))
-    assert bar.value() == 3 * SCALE // 4
-    cache_snapshot(hf_cache, PADDLE.repo_id)  # what the real downloader would have left
-    fake.active = None
-    fake.finished.emit(PADDLE.repo_id, hf_cache)
-    qtbot.waitUntil(lambda: row_of(panel, PADDLE.id).text(STATUS) == "Downloaded", timeout=10_000)
-    assert bar.value() == SCALE and "is downloaded" in status.text()
-    assert not cancel.isVisible() and not download.isEnabled()
-
-
-def test_a_download_started_elsewhere_on_the_shared_downloader_shows_here(make_panel):
-    fake = FakeDownloader()
-    fake.start(GLM.repo_id)  # the app's "download the model?" flow started it before the window opened
-    panel = make_panel(downloader=fake)
-    assert panel.model_list.downloading == GLM.repo_id
-    select(panel, PADDLE.id)
-    assert not panel.findChild(QPushButton, "downloadModel").isEnabled()  # one download at a time
-    fake.progress.emit(DownloadProgress(GLM.repo_id, 1000, 100, 0.0, None))
-    assert panel.findChild(QWidget, "downloadProgress").value() == SCALE // 10
-    fake.active = None
-    fake.failed.emit(GLM.repo_id, "the hub cannot be reached")
-    assert "download failed — the hub cannot be reached" in panel.findChild(QLabel, "downloadStatus").text()
-    assert panel.findChild(QPushButton, "downloadModel").isEnabled()
-
-
-def test_download_from_the_loopback_hub_moves_the_bar_and_finishes(qtbot, hub, ini, tmp_path):  # noqa: F811
-    from engine.models.downloads import Downloader
-
-    weights = bytes(range(256)) * 2048  # 512 KB, sent in 16 KB chunks
-    hub.add_repo(PADDLE.repo_id, {"config.json": b'{"model_type": "paddleocr_vl"}', "model.safetensors": weights, "tokenizer.json": b"{}"})
-    hub.chunk_delay_s = 0.01
-    downloader = Downloader()
-    panel = SettingsPanel(open_settings(ini), downloader=downloader)
-    qtbot.addWidget(panel)
-    settle(qtbot, panel)
-    panel.show_tab("Model")
-    select(panel, PADDLE.id)
-    assert row_of(panel, PADDLE.id).text(STATUS) == "Not downloaded"
-    bar = panel.findChild(QWidget, "downloadProgress")
-    values = []
-    downloader.progress.connect(lambda p: values.append(bar.value()))
-    with qtbot.waitSignal(downloader.finished, timeout=60_000):
-        qtbot.mouseClick(panel.findChild(QPushButton, "downloadModel"), Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: row_of(panel, PADDLE.id).text(STATUS) == "Downloaded", timeout=10_000)
-    assert any(0 < v < SCALE for v in values), f"the bar never showed partial progress: {values}"
-    assert bar.value() == SCALE
-    assert row_of(panel, PADDLE.id).text(1) == size(len(weights) + len(b'{"model_type": "paddleocr_vl"}'))
-    assert (hub.cache_dir / ("models--" + PADDLE.repo_id.replace("/", "--"))).is_dir()
-    downloader.shutdown()
-
-
-# ------------------------------------------------------------------ layout
 def test_layout_nothing_truncated_or_outside_the_window(make_panel, qtbot):
     panel = make_panel()
     panel.show()
@@ -566,7 +313,8 @@ def test_layout_nothing_truncated_or_outside_the_window(make_panel, qtbot):
                 continue
             rect = widget.rect().translated(widget.mapTo(page, widget.rect().topLeft()))
             if widget.width() > 0 and widget.height() > 0 and widget.window() is panel:
-                assert page.rect().contains(rect), f"{widget.objectName() or widget} sticks out of {panel.tabs.tabText(i)}"
+                name = widget.objectName() or widget
+                assert page.rect().contains(rect), f"{name} sticks out of {panel.tabs.tabText(i)}"
             if isinstance(widget, (QLabel, QCheckBox, QRadioButton, QPushButton)) and widget.text():
                 if isinstance(widget, QLabel) and widget.wordWrap():
                     continue

@@ -12,8 +12,8 @@ import uuid
 import pytest
 from PySide6.QtCore import QSettings
 
-from engine.testing import samples
 from engine.settings import Settings
+from engine.testing import samples
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""The history view: list, search, open, resume (interrupted), delete, clear all — on a real store, off the GUI thread."""
+"""The history view: list, search, open, resume (interrupted), delete, clear all — on a real store, off the GUI
+thread."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _finished(store, path, pages, texts, status=JobStatus.DONE):
 
 def _interrupted(store, path, pages, done):
     """A document whose writer was killed after ``done`` pages (a real separate process)."""
-    code = "import sys\nsys.path.insert(0, %r)\n" % ROOT + textwrap.dedent("""
+    code = f"import sys\nsys.path.insert(0, {ROOT!r})\n" + textwrap.dedent("""
         from engine.history import HistoryStore
         from engine.jobs import PageResult
         s = HistoryStore(sys.argv[1])
@@ -117,7 +118,8 @@ def test_open_emits_the_pages_and_fills_a_result_view(qtbot, view, store, files)
     with qtbot.waitSignal(view.openRequested, timeout=WAIT_MS) as sig:
         view.open_button.click()
     doc, pages = sig.args
-    assert doc.id == r and [(p.page, p.text, p.job_id) for p in pages] == [(1, "first page text", -r), (2, "second page text", -r)]
+    assert doc.id == r
+    assert [(p.page, p.text, p.job_id) for p in pages] == [(1, "first page text", -r), (2, "second page text", -r)]
     results = ResultView()
     qtbot.addWidget(results)
     results.show_pages(pages)

@@ -1,4 +1,5 @@
-"""The History tab wired into the whole app: jobs land in it, Open shows their text, Resume finishes an interrupted document."""
+"""The History tab wired into the whole app: jobs land in it, Open shows their text, Resume finishes an
+interrupted document."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import os
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from engine.testing import samples
 from engine.history import HistoryStore
 from engine.jobs import JobStatus, PageResult
+from engine.testing import samples
 
 from .conftest import WAIT_MS, Jobs
-from .test_history_view import _interrupted
+from .views.test_history_view import _interrupted
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,9 @@ import os
 import subprocess
 import sys
 
-from engine.jobs import PageSource
 import pytest
 
+from engine.jobs import PageSource
 from engine.testing import samples
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,384 @@
+"""Chat templates render within a time, memory and size budget.
+
+A model folder's chat template is a program (Jinja) that runs on the engine thread each time a
+prompt is built. transformers renders it in jinja2's ``ImmutableSandboxedEnvironment``, which
+stops it reaching Python's internals but not from running for hours (nested ``range(100000)``
+loops) or allocating gigabytes in one operation (``'x' * 1000000000``).
+
+Two layers:
+
+1. ``install()`` makes transformers compile every chat template in ``GuardedEnvironment``, a
+   subclass of its sandbox that bounds every single operation (jinja2's own hooks:
+   ``intercepted_binops``/``call_binop``, ``call``, ``wrap_str_format``, the filters, ``finalize``,
+   ``concat``): no value a template computes may exceed ``VALUE_CAP`` characters (or items), no
+   number ``NUMBER_BITS`` bits, and no output ``OUTPUT_CAP`` characters. Each check runs
+   *before* the operation, so nothing big is ever allocated.
+2. ``guarded(render, folder)`` runs one render under a deadline (``SECONDS``) and a memory budget
+   (``MEMORY_BYTES`` of resident growth): a ``sys.settrace`` function on the calling thread
+   checks both on every line the template (compiled to Python) runs, and stops it.
+
+A refusal is ``ModelRejected`` in one line naming the folder. ``Backend.load`` renders the
+model's prompt once through ``guarded`` (the first render of a template is always the guarded
+one); later renders of other prompts go through it too.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jinja2 import Template
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
+
+from .store import ModelRejected
+
+SECONDS = 2.0  # one render (including compiling the template)
+MEMORY_BYTES = 256 * 1024 * 1024  # resident growth during one render
+VALUE_CAP = 1_000_000  # characters (or items) in any value a template computes
+OUTPUT_CAP = 1_000_000  # characters a template renders
+NUMBER_BITS = 4096  # integers a template computes (10**1233)
+CHECK_EVERY = 0.01  # seconds between two looks at the resident size
+
+T = TypeVar("T")
+
+
+class TemplateRefused(BaseException):
+    """A template went over a budget. A BaseException, so that no ``except Exception`` in
+    jinja2, transformers or mlx-vlm swallows it and carries on without the guard."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# ------------------------------------------------------------------ sizes
+def text_size(value: Any, budget: int = VALUE_CAP) -> int:
+    """About how many characters ``str(value)`` (or ``json.dumps``) would make; stops counting
+    past ``budget`` (returns ``budget + 1``). Containers are walked, bounded by ``budget`` items."""
+    total, stack, seen = 0, [value], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            return budget + 1
+        if isinstance(item, (str, bytes, bytearray)):
+            total += len(item) + 2
+        elif isinstance(item, dict):
+            total += 2
+            for k, v in item.items():
+                stack.append(k)
+                stack.append(v)
+                total += 2
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += 2 + len(item)
+            stack.extend(item)
+        elif isinstance(item, Namespace):
+            try:
+                stack.append(object.__getattribute__(item, "_Namespace__attrs"))
+            except AttributeError:
+                total += 16
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += item.bit_length() // 3 + 1
+        else:
+            total += 16
+        if total > budget:
+            return budget + 1
+    return total
+
+
+def _too_big(what: str, size: int, cap: int = VALUE_CAP) -> None:
+    if size > cap:
+        raise TemplateRefused(f"makes {what} of more than {cap:,} characters")
+
+
+def _check_args(args: tuple, kwargs: dict, where: str) -> None:
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > VALUE_CAP:
+            raise TemplateRefused(f"passes {value:g} to {where} (at most {VALUE_CAP:,})")
+        if isinstance(value, float) and math.isfinite(value) and abs(value) > VALUE_CAP:
+            raise TemplateRefused(f"passes {value:g} to {where} (at most {VALUE_CAP:,})")
+        _too_big(f"an argument to {where}", text_size(value))
+
+
+_FORMAT_WIDTH = re.compile(r"\{[^{}]*?\d{7,}[^{}]*\}|%[-#0 +]*(\d{7,}|\*)|%[-#0 +]*\d*\.(\d{7,}|\*)")
+
+
+def _check_format(fmt: Any, args: Any) -> None:
+    if isinstance(fmt, str):
+        if _FORMAT_WIDTH.search(fmt):
+            raise TemplateRefused("formats a value wider than 1,000,000 characters")
+        _too_big("a formatted string", len(fmt) + text_size(args))
+
+
+def _replace_size(s: str, old: str, new: str, count: int = -1) -> int:
+    n = len(s) + 1 if old == "" else s.count(old)
+    if isinstance(count, int) and count >= 0:
+        n = min(n, count)
+    return len(s) + n * (len(new) - len(old))
+
+
+def _materialize(items: Any) -> Any:
+    """A generator argument as a list (bounded), so that its size can be checked before use."""
+    if isinstance(items, (str, bytes, list, tuple, dict, set, frozenset)):
+        return items
+    try:
+        out = []
+        for item in items:
+            out.append(item)
+            if len(out) > VALUE_CAP:
+                raise TemplateRefused(f"iterates over more than {VALUE_CAP:,} items")
+        return out
+    except TypeError:
+        return items
+
+
+# ------------------------------------------------------------- operations
+def _binop(op: str, left: Any, right: Any) -> None:
+    """Refuse ``left op right`` when its result would be too big (checked before it is made)."""
+    seqs = (str, bytes, list, tuple)
+    if op == "*":
+        if isinstance(left, seqs) and isinstance(right, int):
+            _too_big("a repeated value", len(left) * max(0, right))
+        elif isinstance(right, seqs) and isinstance(left, int):
+            _too_big("a repeated value", len(right) * max(0, left))
+        elif isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > NUMBER_BITS:
+            raise TemplateRefused(f"multiplies numbers beyond {NUMBER_BITS} bits")
+    elif op == "**":
+        if (isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0
+                and right * math.log2(abs(left)) > NUMBER_BITS):
+            raise TemplateRefused(f"raises a number beyond {NUMBER_BITS} bits")
+    elif op == "+":
+        if isinstance(left, seqs) and isinstance(right, seqs):
+            _too_big("a concatenation", len(left) + len(right))
+    elif op == "%" and isinstance(left, str):
+        _check_format(left, right)
+
+
+def _capped_join(parts, what: str = "output", cap: int = OUTPUT_CAP) -> str:
+    out, total = [], 0
+    for part in parts:
+        total += len(part) if isinstance(part, str) else text_size(part)
+        if total > cap:
+            raise TemplateRefused(f"renders {what} of more than {cap:,} characters")
+        out.append(part if isinstance(part, str) else str(part))
+    return "".join(out)
+
+
+def _guard_str_join(original: Callable) -> Callable:
+    """``a ~ b`` (jinja's str_join / markup_join): its parts' sizes checked before joining."""
+
+    @functools.wraps(original)
+    def join(seq):
+        seq = list(seq)
+        _too_big("a joined string", sum(text_size(x) for x in seq))
+        return original(seq)
+
+    return join
+
+
+# Filters that make text far larger than their arguments: each gets a size estimate first.
+def _filter_precheck(name: str, args: tuple, kwargs: dict) -> tuple:
+    values = list(args)
+    if name in ("join",) and values:
+        # the sequence may be a generator: make it a list (bounded) once, and check the result
+        values[0] = _materialize(values[0])
+        sep = values[1] if len(values) > 1 else kwargs.get("d", "")
+        items = values[0] if isinstance(values[0], (list, tuple)) else [values[0]]
+        _too_big("a joined string", text_size(items) + len(str(sep)) * len(items))
+    elif name == "indent" and values:
+        width = values[1] if len(values) > 1 else kwargs.get("width", 4)
+        lines = str(values[0]).count("\n") + 1 if isinstance(values[0], str) else 1
+        pad = len(width) if isinstance(width, str) else width if isinstance(width, int) else 4
+        _too_big("an indented string", text_size(values[0]) + lines * max(0, pad))
+    elif name == "replace" and len(values) >= 3 and all(isinstance(v, str) for v in values[:3]):
+        count = values[3] if len(values) > 3 else kwargs.get("count", -1)
+        count = -1 if count is None else count
+        _too_big("a replaced string", _replace_size(values[0], values[1], values[2], count))
+    elif name == "format" and values:
+        _check_format(values[0], (values[1:], kwargs))
+    elif name == "tojson":
+        indent = kwargs.get("indent", values[2] if len(values) > 2 else None)
+        if isinstance(indent, int) and indent > 64:
+            raise TemplateRefused(f"indents JSON by {indent} (at most 64)")
+    return tuple(values)
+
+
+def _guard_filter(name: str, func: Callable) -> Callable:
+    if getattr(func, "_ocr_tray_guarded", False):
+        return func
+
+    skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0  # context / eval context / env first
+
+    @functools.wraps(func)
+    def guarded(*args, **kwargs):
+        _check_args(args[skip:], kwargs, f"the {name} filter")
+        args = args[:skip] + _filter_precheck(name, args[skip:], kwargs)
+        result = func(*args, **kwargs)
+        if isinstance(result, (str, list, tuple)):
+            _too_big(f"a value (the {name} filter)", len(result))
+        return result
+
+    guarded._ocr_tray_guarded = True  # type: ignore[attr-defined]
+    return guarded
+
+
+class _GuardedFilters(dict):
+    """The environment's filters, each wrapped when it is set (transformers adds ``tojson`` later)."""
+
+    def __init__(self, filters: dict) -> None:
+        super().__init__()
+        for name, func in filters.items():
+            self[name] = func
+
+    def __setitem__(self, name, func) -> None:
+        super().__setitem__(name, _guard_filter(name, func) if callable(func) else func)
+
+    def update(self, *args, **kwargs) -> None:
+        for name, func in dict(*args, **kwargs).items():
+            self[name] = func
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ expression }}`` before it is turned into text."""
+    _too_big("an output value", text_size(value))
+    return value
+
+
+class _GuardedTemplate(Template):
+    """Templates whose ``~`` operator (str_join / markup_join) checks sizes before joining."""
+
+    @classmethod
+    def _from_namespace(cls, environment, namespace, globals):
+        for name in ("str_join", "markup_join"):
+            if callable(namespace.get(name)):
+                namespace[name] = _guard_str_join(namespace[name])
+        return super()._from_namespace(environment, namespace, globals)
+
+
+class GuardedEnvironment(ImmutableSandboxedEnvironment):
+    """transformers' sandbox for chat templates, with every operation bounded (module text)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    concat = staticmethod(_capped_join)
+    template_class = _GuardedTemplate
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("finalize", _finalize)
+        super().__init__(*args, **kwargs)
+        self.filters = _GuardedFilters(self.filters)
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        _binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (jinja2's own signature)
+        name = getattr(__obj, "__name__", type(__obj).__name__)
+        _check_args(args, kwargs, f"{name}()")
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+                _too_big("a replaced string", _replace_size(owner, args[0], args[1], args[2] if len(args) > 2 else -1))
+            elif name == "join" and args:
+                items = _materialize(args[0])
+                args = (items, *args[1:])
+                n = len(items) if hasattr(items, "__len__") else 1
+                _too_big("a joined string", text_size(items) + len(owner) * n)
+            elif name == "expandtabs":
+                tab = args[0] if args else kwargs.get("tabsize", 8)
+                if isinstance(tab, int):
+                    _too_big("an expanded string", len(owner) * max(1, tab))
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(result, (str, bytes, list, tuple)):
+            _too_big(f"a value ({name}())", len(result))
+        return result
+
+    def wrap_str_format(self, value: Any):
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        fmt = value.__self__
+
+        @functools.wraps(wrapper)
+        def checked(*args, **kwargs):
+            _check_format(fmt, (args, kwargs))
+            result = wrapper(*args, **kwargs)
+            _too_big("a formatted string", len(result))
+            return result
+
+        return checked
+
+
+# ------------------------------------------------------------------ install
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Make transformers compile chat templates in ``GuardedEnvironment`` (once; idempotent).
+
+    transformers 5 builds its sandbox in ``chat_template_utils._cached_compile_jinja_template``
+    by the module-level name ``ImmutableSandboxedEnvironment``; that name is pointed at the
+    guarded subclass and the compiled-template cache emptied, so no template compiled without
+    the guard is used afterwards.
+    """
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from transformers.utils import chat_template_utils as ctu
+
+        if not isinstance(getattr(ctu, "ImmutableSandboxedEnvironment", None), type):
+            raise RuntimeError("transformers no longer builds chat templates where OCR Tray guards them")
+        setattr(ctu, "ImmutableSandboxedEnvironment", GuardedEnvironment)  # noqa: B010
+        ctu._compile_jinja_template.cache_clear()
+        _installed = True
+
+
+def installed() -> bool:
+    return _installed
+
+
+# ------------------------------------------------------------------- render
+def guarded(render: Callable[[], T], folder: Path | str | None, seconds: float = SECONDS,
+            memory_bytes: int = MEMORY_BYTES) -> T:
+    """``render()`` (a chat-template render, on this thread) within ``seconds`` and ``memory_bytes``
+    of resident growth, its output at most ``OUTPUT_CAP`` characters; ModelRejected otherwise."""
+    import psutil
+
+    install()
+    process = psutil.Process()
+    start_rss = process.memory_info().rss
+    deadline = time.monotonic() + seconds
+    next_look = [time.monotonic() + CHECK_EVERY]
+
+    def trace(frame, event, arg):
+        now = time.monotonic()
+        if now > deadline:
+            raise TemplateRefused(f"ran for more than {seconds:g} s")
+        if now >= next_look[0]:
+            next_look[0] = now + CHECK_EVERY
+            grown = process.memory_info().rss - start_rss
+            if grown > memory_bytes:
+                raise TemplateRefused(f"took more than {memory_bytes // (1024 * 1024)} MB of memory")
+        return trace
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        out = render()
+    except TemplateRefused as e:
+        raise ModelRejected(f"model folder {folder}: its chat template {e.reason}; refused") from None
+    finally:
+        sys.settrace(previous)
+    if isinstance(out, str) and len(out) > OUTPUT_CAP:
+        raise ModelRejected(f"model folder {folder}: its chat template renders more than {OUTPUT_CAP:,} "
+                            "characters; refused")
+    return out

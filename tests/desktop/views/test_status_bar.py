@@ -1,0 +1,26 @@
+"""The status bar on its own: the idle countdown, the loading time, memory."""
+
+from __future__ import annotations
+
+from desktop.views.status_bar import StatusBar
+from engine.jobs import EngineStatus
+from engine.lifecycle import Mode, State
+
+
+def test_status_bar_counts_down_and_shows_loading_time(qtbot):
+    now = [1000.0]
+    bar = StatusBar(clock=lambda: now[0])
+    qtbot.addWidget(bar)
+    bar.set_status(EngineStatus(State.LOADING, Mode.IDLE_TIMEOUT, 300, "Tiny"))
+    assert bar.model_label.text().startswith("Loading Tiny… 0:0")
+    bar.set_status(EngineStatus(State.READY, Mode.IDLE_TIMEOUT, 300, "Tiny", model_bytes=10_000_000,
+                                active_memory=12_000_000, deadline=1272.0))
+    assert bar.model_label.text() == "Tiny · ready · 10.0 MB"
+    assert bar.idle_label.text() == "Unloads in 4:32"
+    assert "MLX 12.0 MB" in bar.memory_label.text() and bar.memory_label.text().startswith("Memory ")
+    now[0] = 1271.0
+    bar._render_clock()
+    assert bar.idle_label.text() == "Unloads in 0:01"
+    assert bar._tick.isActive()
+    bar.set_status(EngineStatus(State.UNLOADED, Mode.IDLE_TIMEOUT, 300, "Tiny"))
+    assert not bar._tick.isActive() and bar.idle_label.text() == ""
