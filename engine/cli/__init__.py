@@ -68,7 +68,9 @@ def parse(argv: list[str] | None = None, saved: Mapping[str, Any] | None = None)
     """argv as a Namespace; ``command`` is APP for the GUI form (``ocr-tray [--background] [FILE ...]``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     first = _first_positional(argv)
-    if first is not None and argv[first] not in COMMANDS and argv[first] != APP:
+    if first is not None and argv[first] == "--":
+        argv.insert(first, APP)  # everything after "--" is a FILE, even one named like a command
+    elif first is not None and argv[first] not in COMMANDS and argv[first] != APP:
         argv.insert(first, APP)
     args = build_parser(saved).parse_args(argv)
     if args.command is None:
@@ -82,7 +84,7 @@ def _first_positional(argv: list[str]) -> int | None:
     while i < len(argv):
         token = argv[i]
         if token == "--":
-            return i + 1 if i + 1 < len(argv) else None
+            return i
         if token in takes_value:
             i += 2
             continue

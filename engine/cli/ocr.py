@@ -11,7 +11,10 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.settings import Setting
 
 HELP = "OCR images, PDFs and folders and print the text"
 
@@ -25,10 +28,13 @@ def add_arguments(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
                    help="print one JSON object per page (path, page, pages, text, source, tokens, seconds)")
 
 
-def add_setting_flags(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
+def add_setting_flags(
+    p: argparse.ArgumentParser, saved: Mapping[str, Any], table: Sequence[Setting] | None = None
+) -> None:
+    """One flag per setting that names one (``Setting.cli_flag``), its help showing the saved value."""
     from engine.settings import SETTINGS
 
-    for s in SETTINGS:
+    for s in SETTINGS if table is None else table:
         if not s.cli_flag:
             continue
         now = saved.get(s.key, s.default)
@@ -65,12 +71,13 @@ def _bounded(setting):
     return parse
 
 
-def overrides(args: argparse.Namespace) -> dict[str, Any]:
+def overrides(args: argparse.Namespace, table: Sequence[Setting] | None = None) -> dict[str, Any]:
     """The settings the flags override (setting key -> value), for ``apply_overrides``."""
     from engine.settings import SETTINGS
 
     flags = vars(args)
-    return {s.key: flags[s.key] for s in SETTINGS if s.cli_flag and flags.get(s.key) is not None}
+    rows = SETTINGS if table is None else table
+    return {s.key: flags[s.key] for s in rows if s.cli_flag and flags.get(s.key) is not None}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -115,3 +115,54 @@ def samples_qimage():
     image = samples.text_image()
     data = image.tobytes("raw", "RGB")
     return QImage(data, image.width, image.height, image.width * 3, QImage.Format.Format_RGB888).copy()
+
+
+# ------------------------------------------------------------------ the window's parts, by their stable object names
+def part(app_or_window, cls, name: str):
+    """A child of the main window found by its documented object name (what a UI test script would use)."""
+    window = getattr(app_or_window, "window", app_or_window)
+    found = window.findChild(cls, name)
+    assert found is not None, f"no {cls.__name__} named {name!r}"
+    return found
+
+
+def result_view(app):
+    from desktop.views.result_view import ResultView
+
+    return part(app, ResultView, "resultView")
+
+
+def job_queue(app):
+    from desktop.views.job_queue import JobQueue
+
+    return part(app, JobQueue, "jobQueue")
+
+
+def message_bar(app):
+    from desktop.views.message_bar import MessageBar
+
+    return part(app, MessageBar, "messageBar")
+
+
+def download_bar(app):
+    from desktop.views.download_bar import DownloadBar
+
+    return part(app, DownloadBar, "downloadBar")
+
+
+def tabs(app):
+    from PySide6.QtWidgets import QTabWidget
+
+    return part(app, QTabWidget, "resultTabs")
+
+
+def action(app, name: str):
+    from PySide6.QtGui import QAction
+
+    return part(app, QAction, name)
+
+
+def checkbox(app, name: str):
+    from PySide6.QtWidgets import QCheckBox
+
+    return part(app, QCheckBox, name)

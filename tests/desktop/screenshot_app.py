@@ -58,6 +58,7 @@ def write_text_pdf(path: Path, pages) -> Path:
 
 def main(out_dir: str, model_dir: str, work_dir: str) -> int:
     from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtWidgets import QTextEdit
 
     from desktop.app import OcrTrayApp
     from desktop.application import Application
@@ -104,9 +105,9 @@ def main(out_dir: str, model_dir: str, work_dir: str) -> int:
     while (not started or max(started) < 2) and time.monotonic() < deadline:
         qapp.processEvents()
         time.sleep(0.01)
-    window.result_view.verticalScrollBar().setValue(0)
+    window.findChild(QTextEdit, "resultView").verticalScrollBar().setValue(0)
     settle(qapp, 0.2)
-    window.result_view.verticalScrollBar().setValue(0)
+    window.findChild(QTextEdit, "resultView").verticalScrollBar().setValue(0)
     ok = window.grab().save(str(out / "main-window.png"))
     app.engine.cancel_all()
 

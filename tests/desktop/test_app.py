@@ -16,13 +16,13 @@ from engine.jobs import JobStatus
 from engine.lifecycle import Mode, State
 from engine.testing import samples
 
-from .conftest import WAIT_MS, Jobs, drop, wait_state
+from .conftest import WAIT_MS, Jobs, drop, job_queue, message_bar, result_view, wait_state
 
 pytestmark = pytest.mark.slow
 
 
 def headings(app):
-    return [(os.path.basename(s.path), s.page, s.pages, s.source) for s in app.window.result_view.sections]
+    return [(os.path.basename(s.path), s.page, s.pages, s.source) for s in result_view(app).sections]
 
 
 def test_png_and_pdf_drops_stream_page_by_page(qtbot, make_app, tmp_path):
@@ -30,7 +30,7 @@ def test_png_and_pdf_drops_stream_page_by_page(qtbot, make_app, tmp_path):
     jobs = Jobs(app.engine)
     png = samples.write_png(tmp_path / "note.png")
     pdf = samples.write_pdf(tmp_path / "letter.pdf", pages=3, text_pages={2})
-    view = app.window.result_view
+    view = result_view(app)
     seen_at_page_end = []  # what the view shows the moment each page finishes
     app.engine.pageFinished.connect(lambda r: seen_at_page_end.append((r.page, view.toPlainText())))
 
@@ -61,7 +61,7 @@ def test_png_and_pdf_drops_stream_page_by_page(qtbot, make_app, tmp_path):
         assert f"letter.pdf · page {page} of 3" in text
         if page < 3:
             assert f"letter.pdf · page {page + 1} of 3" not in text
-    queue = app.window.job_queue
+    queue = job_queue(app)
     assert [queue.status_text(j) for j in queue.job_ids()] == ["Done · 1 page", "Done · 3 pages"]
 
 
@@ -80,7 +80,7 @@ def test_folder_with_an_unsupported_file_names_it_and_reads_the_rest(qtbot, make
     results = jobs.wait(qtbot, 2)
     assert sorted(os.path.basename(r.path) for r in results) == ["a.png", "b.pdf"]
     assert all(r.status == JobStatus.DONE for r in results)
-    messages = app.window.messages
+    messages = message_bar(app)
     assert messages.isVisibleTo(app.window)
     assert any(m.startswith("notes.docx:") for m in messages.messages)
     assert any(m.startswith("photo.png:") for m in messages.messages)
@@ -92,9 +92,9 @@ def test_folder_with_an_unsupported_file_names_it_and_reads_the_rest(qtbot, make
 def test_web_link_drop_is_named_and_nothing_is_queued(qtbot, make_app):
     app = make_app()
     assert drop(app.window.drop_zone, urls=["https://example.com/invoice.pdf"])
-    assert "https://example.com/invoice.pdf" in app.window.messages.text()
+    assert "https://example.com/invoice.pdf" in message_bar(app).text()
     qtbot.wait(100)
-    assert app.window.job_queue.job_ids() == [] and app.engine.status.state is State.UNLOADED
+    assert job_queue(app).job_ids() == [] and app.engine.status.state is State.UNLOADED
 
 
 def test_same_file_dropped_twice_while_queued_runs_once(qtbot, make_app, tmp_path):
@@ -103,12 +103,12 @@ def test_same_file_dropped_twice_while_queued_runs_once(qtbot, make_app, tmp_pat
     pdf = samples.write_pdf(tmp_path / "twice.pdf", pages=2, text_pages=set())
     png = samples.write_png(tmp_path / "first.png")
     app.submit([png, pdf])
-    qtbot.waitUntil(lambda: len(app.window.job_queue.job_ids()) == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(job_queue(app).job_ids()) == 2, timeout=WAIT_MS)
     app.submit([pdf])  # still queued behind first.png
     jobs.wait(qtbot, 2)
     qtbot.wait(200)
     assert len(jobs.done) == 2
-    assert "twice.pdf: already in the queue" in app.window.messages.text()
+    assert "twice.pdf: already in the queue" in message_bar(app).text()
 
 
 def _drive_mode(app, qtbot, mode: Mode):
@@ -225,15 +225,15 @@ def test_cancel_mid_job_stops_it_and_the_app_stays_usable(qtbot, make_app, tmp_p
     def on_delta(delta):
         if not clicked:
             clicked.append(delta.job_id)
-            app.window.job_queue.cancel_button(delta.job_id).click()
+            job_queue(app).cancel_button(delta.job_id).click()
 
     app.engine.textDelta.connect(on_delta)
     app.submit([pdf])
     [result] = jobs.wait(qtbot, 1)
     app.engine.textDelta.disconnect(on_delta)
     assert result.status == JobStatus.CANCELLED and len(result.pages) < 6
-    assert app.window.job_queue.status_text(result.job_id) == "Cancelled"
-    assert app.window.result_view.toPlainText().rstrip().endswith("— cancelled —")
+    assert job_queue(app).status_text(result.job_id) == "Cancelled"
+    assert result_view(app).toPlainText().rstrip().endswith("— cancelled —")
     wait_state(qtbot, app, State.READY)
 
     app.submit([samples.write_png(tmp_path / "after.png")])
@@ -243,13 +243,13 @@ def test_cancel_mid_job_stops_it_and_the_app_stays_usable(qtbot, make_app, tmp_p
     # Cancel All empties the queue, running job included (a long first job: it is surely still running)
     more = [samples.write_pdf(tmp_path / f"more{i}.pdf", pages=30 if i == 0 else 2, text_pages=set()) for i in range(3)]
     app.engine.pageStarted.connect(
-        lambda p: app.window.job_queue.cancel_all.click() if p.path == str(more[0]) and p.page == 1 else None
+        lambda p: job_queue(app).cancel_all.click() if p.path == str(more[0]) and p.page == 1 else None
     )
     app.submit(more)
     done = jobs.wait(qtbot, 5)
     seen = [(os.path.basename(r.path), r.status, len(r.pages)) for r in done]
     assert [r.status for r in done[2:]] == [JobStatus.CANCELLED] * 3, seen
-    assert not app.window.job_queue.cancel_all.isEnabled()
+    assert not job_queue(app).cancel_all.isEnabled()
 
 
 def test_gui_stays_responsive_while_a_pdf_is_read(qtbot, make_app, tmp_path):

@@ -8,7 +8,7 @@ from PySide6.QtGui import QGuiApplication
 
 from engine.jobs import JobStatus
 
-from .conftest import Jobs, samples_qimage
+from .conftest import Jobs, message_bar, samples_qimage
 
 
 def test_clipboard_image_goes_through_a_private_file_that_is_removed(qtbot, make_app):
@@ -30,4 +30,4 @@ def test_empty_clipboard_says_so(qtbot, make_app):
     app = make_app()
     QGuiApplication.clipboard().clear()
     app.tray.action("ocrClipboard").trigger()
-    assert "clipboard holds no image" in app.window.messages.text()
+    assert "clipboard holds no image" in message_bar(app).text()

@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 
 import pytest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from engine.history import HistoryStore
 from engine.jobs import JobStatus, PageResult
 from engine.testing import samples
 
-from .conftest import WAIT_MS, Jobs
+from .conftest import WAIT_MS, Jobs, action, message_bar, result_view, tabs
 from .views.test_history_view import _interrupted
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def listed(app):
 def test_no_history_tab_without_a_store(make_app):
     app = make_app()
     assert app.history_view is None
-    assert app.window.tabs is None
+    assert app.window.findChild(QTabWidget, "resultTabs") is None
     assert app.window.findChild(QWidget, "historyView") is None
 
 
@@ -41,7 +41,7 @@ def test_a_finished_job_is_listed_and_reopens_into_the_results(qtbot, make_app, 
     app = make_app(history=store)
     window, view = app.window, app.history_view
     assert window.findChild(QWidget, "historyView") is view
-    assert window.tabs.indexOf(view) == 1 and window.tabs.currentWidget() is window.result_view
+    assert tabs(app).indexOf(view) == 1 and tabs(app).currentWidget() is result_view(app)
     qtbot.waitUntil(lambda: view._busy == 0, timeout=WAIT_MS)  # the load at start is over
     assert listed(app) == []
 
@@ -59,7 +59,7 @@ def test_a_finished_job_is_listed_and_reopens_into_the_results(qtbot, make_app, 
     store.finish_document(other, JobStatus.DONE)
     with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
         window.show_history()
-    assert window.tabs.currentWidget() is view
+    assert tabs(app).currentWidget() is view
     assert len(listed(app)) == 2
 
     # Open: the stored text goes into the result view, and the results are shown
@@ -69,13 +69,13 @@ def test_a_finished_job_is_listed_and_reopens_into_the_results(qtbot, make_app, 
     window.clear()
     assert view.select(record.id)
     view.open_selected()
-    qtbot.waitUntil(lambda: bool(window.result_view.sections), timeout=WAIT_MS)
-    assert window.tabs.currentWidget() is window.result_view
-    [section] = window.result_view.sections
+    qtbot.waitUntil(lambda: bool(result_view(app).sections), timeout=WAIT_MS)
+    assert tabs(app).currentWidget() is result_view(app)
+    [section] = result_view(app).sections
     assert (section.job_id, os.path.basename(section.path), section.page, section.text) == \
         (-record.id, "note.png", 1, stored[0])
     assert section.text == result.pages[0].text  # what the engine read is what comes back
-    assert window.copy_action.isEnabled() == bool(stored[0])
+    assert action(app, "copyText").isEnabled() == bool(stored[0])
 
 
 def test_an_interrupted_document_is_announced_and_resumed(qtbot, make_app, store, tmp_path):
@@ -85,7 +85,7 @@ def test_an_interrupted_document_is_announced_and_resumed(qtbot, make_app, store
     app = make_app(history=store)
     view = app.history_view
     qtbot.waitUntil(lambda: listed(app) == [("scan.pdf", "Interrupted · 1 of 2 pages")], timeout=WAIT_MS)
-    assert "1 document was interrupted" in app.window.messages.text()
+    assert "1 document was interrupted" in message_bar(app).text()
     assert view.banner.isVisibleTo(view)
 
     jobs = Jobs(app.engine)
@@ -99,7 +99,7 @@ def test_an_interrupted_document_is_announced_and_resumed(qtbot, make_app, store
     assert result.status == JobStatus.DONE
     assert started == [2]  # only the missing page was read
     assert [p.page for p in result.pages] == [2]
-    assert app.window.tabs.currentWidget() is app.window.result_view
+    assert tabs(app).currentWidget() is result_view(app)
 
     doc = store.document(record)
     assert (doc.status, doc.pages_done) == (JobStatus.DONE, (1, 2))

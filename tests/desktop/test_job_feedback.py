@@ -6,21 +6,21 @@ from PySide6.QtGui import QGuiApplication
 
 from engine.testing import samples
 
-from .conftest import Jobs
+from .conftest import Jobs, action, checkbox, job_queue, result_view
 
 
 def test_auto_copy_and_clear(qtbot, make_app, tmp_path):
     app = make_app()
     jobs = Jobs(app.engine)
-    app.window.auto_copy_box.setChecked(True)
+    checkbox(app, "autoCopy").setChecked(True)
     assert app.settings.get("ui/auto_copy") is True
     QGuiApplication.clipboard().clear()
     app.submit([samples.write_pdf(tmp_path / "auto.pdf", pages=1, text_pages={1})])
     [result] = jobs.wait(qtbot, 1)
     assert QGuiApplication.clipboard().text().strip() == result.text.strip() != ""
-    app.window.clear_action.trigger()
-    assert app.window.result_view.toPlainText() == "" and app.window.job_queue.job_ids() == []
-    assert not app.window.copy_action.isEnabled()
+    action(app, "clearResults").trigger()
+    assert result_view(app).toPlainText() == "" and job_queue(app).job_ids() == []
+    assert not action(app, "copyText").isEnabled()
 
 
 def test_notification_when_a_job_ends_while_the_window_is_hidden(qtbot, make_app, tmp_path, monkeypatch):
@@ -32,10 +32,10 @@ def test_notification_when_a_job_ends_while_the_window_is_hidden(qtbot, make_app
     app.submit([samples.write_png(tmp_path / "hidden.png")])
     jobs.wait(qtbot, 1)
     assert notes == [("Text ready", "hidden.png · 1 page")]
-    app.window.notify_box.setChecked(False)
+    checkbox(app, "notifyWhenDone").setChecked(False)
     app.submit([samples.write_png(tmp_path / "quiet.png")])
     jobs.wait(qtbot, 2)
-    app.window.notify_box.setChecked(True)
+    checkbox(app, "notifyWhenDone").setChecked(True)
     app.window.show()
     app.submit([samples.write_png(tmp_path / "seen.png")])
     jobs.wait(qtbot, 3)

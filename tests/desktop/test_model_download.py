@@ -11,7 +11,7 @@ from engine.jobs import ErrorKind, JobStatus
 from engine.testing import samples
 from tests.engine.hub_server import hub  # noqa: F401  (the pytest fixture)
 
-from .conftest import WAIT_MS, Jobs
+from .conftest import WAIT_MS, Jobs, download_bar, job_queue, message_bar
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def test_missing_model_asks_once_downloads_with_progress_then_runs(qtbot, hub, t
     settings = make_settings(model__preset="custom", model__custom_source=REPO, ocr__max_tokens=4)
     app = make_app(settings)
     jobs = Jobs(app.engine)
-    bar = app.window.download_bar.bar
+    bar = download_bar(app).bar
     values, tooltips = [], []
     app.flow.progress.connect(lambda p: (values.append(bar.value()), tooltips.append(app.tray.tooltip)))
 
@@ -41,14 +41,14 @@ def test_missing_model_asks_once_downloads_with_progress_then_runs(qtbot, hub, t
     box = question(app)
     assert box.windowModality() == Qt.WindowModality.WindowModal  # open(), a sheet: no nested event loop
     assert len(app.window.findChildren(QMessageBox, "downloadQuestion")) == 1  # asked once for both
-    assert app.window.job_queue.status_text(failed[0].job_id) == "Needs model"
+    assert job_queue(app).status_text(failed[0].job_id) == "Needs model"
     box.findChild(QPushButton, "downloadAccept").click()
 
-    qtbot.waitUntil(lambda: app.window.download_bar.isVisibleTo(app.window), timeout=5000)
+    qtbot.waitUntil(lambda: download_bar(app).isVisibleTo(app.window), timeout=5000)
     results = jobs.wait(qtbot, 4, timeout=WAIT_MS * 2)
     assert [r.status for r in results[2:]] == [JobStatus.DONE, JobStatus.DONE]
     assert sorted(r.path for r in results[2:]) == sorted(r.path for r in failed)
-    assert not app.window.download_bar.isVisibleTo(app.window)
+    assert not download_bar(app).isVisibleTo(app.window)
     assert len(values) >= 3 and values[-1] > values[0] and values == sorted(values), values
     assert any(t.count("Downloading") == 1 and "%" in t for t in tooltips), tooltips
     assert "Downloading" not in app.tray.tooltip
@@ -64,5 +64,5 @@ def test_declining_the_download_leaves_the_jobs_failed_with_a_message(qtbot, hub
     jobs.wait(qtbot, 1)
     qtbot.waitUntil(lambda: question(app) is not None, timeout=5000)
     question(app).findChild(QPushButton, "downloadDecline").click()
-    qtbot.waitUntil(lambda: "not downloaded" in app.window.messages.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "not downloaded" in message_bar(app).text(), timeout=5000)
     assert hub.file_requests() == [] and not app.flow.busy

@@ -326,7 +326,9 @@ def test_no_document_text_in_the_logs(make_engine, tmp_path, monkeypatch, qapp, 
             app.engine.jobFailed.connect(done.append)
             app.submit([str(letter), str(broken)])
             wait_until(lambda: len(done) >= 1 and not app.engine.busy, 90, "the app's jobs")
-            assert marker in app.window.result_view.toPlainText()
+            from tests.desktop.conftest import result_view
+
+            assert marker in result_view(app).toPlainText()
             app.window.copy_text()
         finally:
             app.shutdown()

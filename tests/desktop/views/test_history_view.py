@@ -17,7 +17,7 @@ from desktop.views.result_view import ResultView
 from engine.history import HistoryStore
 from engine.jobs import DocumentStatus, JobStatus, PageResult
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 WAIT_MS = 10_000
 
 

@@ -27,7 +27,7 @@ from engine.models import store, template_guard, vetting
 from engine.models.store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, check_folder, is_repo_id, locate
 from engine.testing import tiny_model
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PIXELS = 1600 * 1600
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from engine.testing import tiny_model
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXPECTED_PROCESSORS = {
     "qwen2_vl": "Qwen2VLProcessor",
     "paddleocr_vl": "PaddleOCRVLProcessor",
