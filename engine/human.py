@@ -38,6 +38,24 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
+def parse_ranges(text: str, limit: int = 100_000) -> frozenset[int]:
+    """``1-3,7`` -> {1, 2, 3, 7}: 1-based page numbers; ValueError (one line) for anything else."""
+    pages: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise ValueError(f"{part!r} is not a page or a range like 2-5")
+        a, b = int(first), int(last) if dash else int(first)
+        if a < 1 or b < a or b > limit:
+            raise ValueError(f"{part!r} is not a range of pages from 1 up")
+        pages.update(range(a, b + 1))
+    if not pages:
+        raise ValueError("no pages given")
+    return frozenset(pages)
+
+
 def ranges(numbers: Iterable[int]) -> str:
     """1,2,3,5 -> ``1–3, 5``."""
     runs: list[list[int]] = []

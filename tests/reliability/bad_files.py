@@ -167,3 +167,218 @@ def big_bmp(path: Path, width: int = 8192, height: int = 8192) -> Path:
             f.write(chunk)
         f.write(white * (height % 256))
     return path
+
+
+# ------------------------------------------------------------ hand-written PDFs
+def raw_pdf(objects: list, header: bytes = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", root: int = 1,
+            trailer: bytes = b"") -> bytes:
+    """A PDF written object by object: ``objects[i]`` is object i+1, a dictionary's bytes or
+    ``(dictionary, stream data)``; a correct xref table follows. ``trailer`` adds trailer keys."""
+    out = io.BytesIO()
+    out.write(header)
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        if isinstance(body, tuple):
+            head, data = body
+            out.write(b"%d 0 obj\n%s\nstream\n%s\nendstream\nendobj\n" % (number, head, data))
+        else:
+            out.write(b"%d 0 obj\n%s\nendobj\n" % (number, body))
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for off in offsets:
+        out.write(b"%010d 00000 n \n" % off)
+    size = len(objects) + 1
+    out.write(b"trailer\n<< /Size %d /Root %d 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (size, root, trailer, xref))
+    return out.getvalue()
+
+
+def text_stream(*lines: str, font: bytes = b"/F1", size: int = 12) -> tuple[bytes, bytes]:
+    """A content stream showing ``lines`` (Latin-1 text) one under another."""
+    body = b"BT %s %d Tf 20 150 Td %d TL " % (font, size, size + 4)
+    for line in lines:
+        escaped = line.encode("latin-1").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+        body += b"(%s) Tj T* " % escaped
+    body += b"ET"
+    return b"<< /Length %d >>" % len(body), body
+
+
+HELVETICA = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+
+
+def _page(contents: int, parent: int = 2, font: int = 3) -> bytes:
+    return (b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 300 200] /Contents %d 0 R "
+            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (parent, contents, font))
+
+
+def headerless_pdf(path: Path) -> Path:
+    """A sound one-page text PDF whose ``%PDF-`` line is missing: it starts ``%âãÏÓ`` then ``1 0 obj``."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        HELVETICA,
+        _page(5),
+        text_stream("A page whose file lost its header line.", "The body of the PDF is fine."),
+    ]
+    path.write_bytes(raw_pdf(objects, header=b"%\xe2\xe3\xcf\xd3\n"))
+    return path
+
+
+def page_tree_cycle_pdf(path: Path) -> Path:
+    """Three pages; the second entry of the page tree is a /Pages node whose only kid is itself."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [4 0 R 6 0 R 7 0 R] /Count 3 >>",
+        HELVETICA,
+        _page(5),
+        text_stream("Page one of three, read from its text layer."),
+        b"<< /Type /Pages /Parent 2 0 R /Kids [6 0 R] /Count 1 >>",  # the cycle: page 2
+        _page(8),
+        text_stream("Page three of three, after the broken one."),
+    ]
+    path.write_bytes(raw_pdf(objects))
+    return path
+
+
+FUZZED_PAGE_TREES = ("pages-is-a-page", "count-zero", "count-missing", "pages-missing", "root-missing", "count-huge")
+
+
+def fuzzed_page_tree_pdf(path: Path, damage: str) -> Path:
+    """A one-page text PDF with the kind of page-tree damage fuzzers make; Poppler reads one page of each."""
+    catalog_pages, count, root = b"2 0 R", b"/Count 1", 1
+    if damage == "pages-is-a-page":
+        catalog_pages = b"4 0 R"  # the catalog's /Pages is the page itself
+    elif damage == "count-zero":
+        count = b"/Count 0"
+    elif damage == "count-missing":
+        count = b""
+    elif damage == "count-huge":
+        count = b"/Count 2147483647"
+    elif damage == "pages-missing":
+        catalog_pages = b"9 0 R"  # no such object
+    elif damage == "root-missing":
+        root = 8  # the trailer names an object that does not exist
+    else:
+        raise ValueError(damage)
+    objects = [
+        b"<< /Type /Catalog /Pages %s >>" % catalog_pages,
+        b"<< /Type /Pages /Kids [4 0 R] %s >>" % count,
+        HELVETICA,
+        _page(5),
+        text_stream("The only page of a damaged PDF.", f"damage: {damage}"),
+    ]
+    path.write_bytes(raw_pdf(objects, root=root))
+    return path
+
+
+def unknown_keyword_pdf(path: Path, keyword: str = "TOPSECRETPAYROLL", pages: int = 2) -> Path:
+    """Pages whose content streams hold an operator MuPDF does not know (it warns, quoting it)."""
+    objects: list = [b"<< /Type /Catalog /Pages 2 0 R >>", None, HELVETICA]
+    kids = []
+    for n in range(pages):
+        kids.append(len(objects) + 1)
+        objects.append(_page(len(objects) + 2))
+        body = b"BT /F1 12 Tf 20 150 Td %s (Page %d of a document with a stray operator.) Tj ET" % (
+            keyword.encode(), n + 1)
+        objects.append((b"<< /Length %d >>" % len(body), body))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % k for k in kids), pages)
+    path.write_bytes(raw_pdf(objects))
+    return path
+
+
+# Standard security handler (ISO 32000-1, 7.6.3), revision 4 with RC4 crypt filters: enough to
+# write a file whose only encrypted part is an attachment, which PyMuPDF cannot write itself.
+_PASSWORD_PAD = bytes.fromhex("28bf4e5e4e758a4164004e56fffa01082e2e00b6d0683e802f0ca9fe6453697a")
+
+
+def _rc4(key: bytes, data: bytes) -> bytes:
+    s = list(range(256))
+    j = 0
+    for i in range(256):
+        j = (j + s[i] + key[i % len(key)]) % 256
+        s[i], s[j] = s[j], s[i]
+    i = j = 0
+    out = bytearray()
+    for byte in data:
+        i = (i + 1) % 256
+        j = (j + s[i]) % 256
+        s[i], s[j] = s[j], s[i]
+        out.append(byte ^ s[(s[i] + s[j]) % 256])
+    return bytes(out)
+
+
+def _rc4_rounds(key: bytes, data: bytes) -> bytes:
+    for i in range(20):
+        data = _rc4(bytes(b ^ i for b in key), data)
+    return data
+
+
+def _standard_security(user: bytes, owner: bytes, permissions: int, file_id: bytes) -> tuple[bytes, bytes, bytes]:
+    """(file key, /O, /U) for revision 4 with a 128-bit key (algorithms 2, 3 and 5)."""
+    import hashlib
+
+    def padded(password: bytes) -> bytes:
+        return (password + _PASSWORD_PAD)[:32]
+
+    h = hashlib.md5(padded(owner)).digest()
+    for _ in range(50):
+        h = hashlib.md5(h).digest()
+    o = _rc4_rounds(h, padded(user))
+    k = hashlib.md5(padded(user) + o + struct.pack("<i", permissions) + file_id).digest()
+    for _ in range(50):
+        k = hashlib.md5(k).digest()
+    u = _rc4_rounds(k, hashlib.md5(_PASSWORD_PAD + file_id).digest()) + bytes(16)
+    return k, o, u
+
+
+def attachment_encrypted_pdf(path: Path, password: str = "for-the-attachment") -> Path:
+    """A PDF whose only encrypted part is its attachment (/EFF; /StmF and /StrF /Identity).
+
+    Acrobat and Poppler show its pages without a password and ask for one only to open the
+    attached file. The attachment is RC4-encrypted with the file key, as the spec says."""
+    import hashlib
+
+    file_id = hashlib.md5(b"ocr-tray attachment-only encryption").digest()
+    key, o, u = _standard_security(password.encode(), password.encode() + b"-owner", -4, file_id)
+    attachment_number = 7
+    object_key = hashlib.md5(key + struct.pack("<i", attachment_number)[:3] + b"\0\0").digest()
+    attachment = _rc4(object_key, b"the attached spreadsheet, which does need the password")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(numbers.csv) 6 0 R] >> >> >>",
+        b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
+        HELVETICA,
+        _page(5),
+        text_stream("The pages of this PDF are not encrypted.", "Only its attachment is."),
+        b"<< /Type /Filespec /F (numbers.csv) /UF (numbers.csv) /EF << /F 7 0 R >> >>",
+        (b"<< /Type /EmbeddedFile /Length %d >>" % len(attachment), attachment),
+        b"<< /Filter /Standard /V 4 /R 4 /Length 128 /P -4 "
+        b"/CF << /StdCF << /CFM /V2 /AuthEvent /EFOpen /Length 16 >> >> "
+        b"/StmF /Identity /StrF /Identity /EFF /StdCF "
+        b"/O <" + o.hex().encode() + b"> /U <" + u.hex().encode() + b"> >>",
+    ]
+    ident = b"<" + file_id.hex().encode() + b">"
+    path.write_bytes(raw_pdf(objects, trailer=b"/Encrypt 8 0 R /ID [%s %s] " % (ident, ident)))
+    return path
+
+
+def postscript(path: Path) -> Path:
+    """An Encapsulated PostScript file (Pillow would hand it to Ghostscript), under any name."""
+    path.write_bytes(
+        b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 64\n%%EndComments\n"
+        b"newpath 0 0 moveto 64 64 lineto stroke\nshowpage\n%%EOF\n"
+    )
+    return path
+
+
+def tiff_with_damaged_page(path: Path, pages: int = 3, damaged: int = 2) -> Path:
+    """A multi-page TIFF (deflate) whose page ``damaged`` has its compressed data zeroed."""
+    frames = [Image.new("RGB", (64, 64), colour) for colour in ("white", "gray", "black", "red")[:pages]]
+    buf = io.BytesIO()
+    frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    data = bytearray(buf.getvalue())
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        im.seek(damaged - 1)
+        offset, length = im.tag_v2[273][0], im.tag_v2[279][0]  # StripOffsets, StripByteCounts
+    data[offset:offset + length] = bytes(length)
+    path.write_bytes(bytes(data))
+    return path

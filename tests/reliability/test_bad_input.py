@@ -24,7 +24,7 @@ import pytest
 
 from engine import documents
 from engine.documents import display_name, expand
-from engine.jobs import OcrOptions
+from engine.jobs import ErrorKind, JobStatus, OcrOptions, PageSource
 from engine.lifecycle import State
 
 from . import bad_files
@@ -52,22 +52,22 @@ def peak_kb():
 """
 
 
-def fails(recorder, tmp_path, bad, problem: str, kind: str = "document", options: OcrOptions = OPTS):
+def fails(recorder, tmp_path, bad, problem: str, kind: str = ErrorKind.DOCUMENT, options: OcrOptions = OPTS):
     """``bad`` fails with a one-line message holding ``problem``; the document queued after it is read."""
     follower = bad_files.text_pdf(tmp_path / f"after-{len(os.listdir(tmp_path))}.pdf")
     results = recorder.run([bad, follower], options)
     result = results[os.fspath(bad)]
-    assert (result.status, result.error_kind) == ("failed", kind), result
+    assert (result.status, result.error_kind) == (JobStatus.FAILED, kind), result
     one_line(result.error, display_name(os.fspath(bad)))
     assert problem in result.error, result.error
-    assert results[os.fspath(follower)].status == "done"
+    assert results[os.fspath(follower)].status == JobStatus.DONE
     assert recorder.engine.status.state in (State.READY, State.BUSY)  # still up, model still loaded
     return result
 
 
 def works(recorder, bad, pages: int = 1, sources=None, options: OcrOptions = OPTS):
     result = recorder.run([bad], options)[os.fspath(bad)]
-    assert result.status == "done", result.error
+    assert result.status == JobStatus.DONE, result.error
     assert (result.page_count, len(result.pages)) == (pages, pages)
     if sources is not None:
         assert [p.source for p in result.pages] == sources
@@ -97,21 +97,22 @@ def test_truncated_pdf_beyond_repair(recorder, tmp_path):
 def test_truncated_pdf_that_mupdf_repairs_is_read(recorder, tmp_path):
     """Cut in the middle of its image streams: MuPDF rebuilds the page tree and every page is read."""
     bad = bad_files.truncated(tmp_path / "cut-scan.pdf", lambda p: bad_files.scan_pdf(p, 3), keep=0.5)
-    works(recorder, bad, pages=3, sources=["model"] * 3)
+    works(recorder, bad, pages=3, sources=[PageSource.MODEL] * 3)
 
 
 # ------------------------------------------------------------------- passwords
 def test_password_protected_pdf_asks_for_the_password(recorder, tmp_path):
     bad = bad_files.encrypted_pdf(tmp_path / "locked.pdf")
-    result = fails(recorder, tmp_path, bad, "this PDF is protected by a password", kind="password")
+    result = fails(recorder, tmp_path, bad, "this PDF is protected by a password", kind=ErrorKind.PASSWORD)
     assert result.needs_password
 
 
 def test_password_protected_pdf_wrong_then_right_password(recorder, tmp_path):
     bad = bad_files.encrypted_pdf(tmp_path / "locked.pdf", password="right")
     wrong = OcrOptions(max_tokens=TOKENS, password="wrong")
-    fails(recorder, tmp_path, bad, "wrong password for this PDF", kind="password", options=wrong)
-    result = works(recorder, bad, options=OcrOptions(max_tokens=TOKENS, password="right"), sources=["text-layer"])
+    fails(recorder, tmp_path, bad, "wrong password for this PDF", kind=ErrorKind.PASSWORD, options=wrong)
+    right = OcrOptions(max_tokens=TOKENS, password="right")
+    result = works(recorder, bad, options=right, sources=[PageSource.TEXT_LAYER])
     assert "Protected page" in result.pages[0].text
 
 
@@ -125,7 +126,7 @@ def test_password_on_the_command_line(tiny_model_dir, tmp_path):
         env=dict(os.environ, QT_QPA_PLATFORM="offscreen", OCR_TRAY_DATA_DIR=str(tmp_path / "data")),
     )
     rows = [json.loads(line) for line in run.stdout.splitlines()]
-    assert [(r["path"], r["source"]) for r in rows] == [(str(right), "text-layer")]
+    assert [(r["path"], r["source"]) for r in rows] == [(str(right), PageSource.TEXT_LAYER)]
     assert "error: other.pdf: wrong password for this PDF" in run.stderr.splitlines()
     assert run.returncode == 1
 
@@ -137,7 +138,7 @@ def test_pdf_with_zero_pages(recorder, tmp_path):
 
 def test_pdf_with_a_broken_xref_just_works(recorder, tmp_path):
     bad = bad_files.broken_xref_pdf(tmp_path / "xref.pdf", pages=2)
-    result = works(recorder, bad, pages=2, sources=["text-layer", "text-layer"])
+    result = works(recorder, bad, pages=2, sources=[PageSource.TEXT_LAYER, PageSource.TEXT_LAYER])
     assert "Page 2" in result.pages[1].text
 
 
@@ -149,7 +150,7 @@ def test_pdf_with_a_five_metre_page_is_rendered_within_limits(recorder, tmp_path
     doc.new_page(width=14_000, height=14_000).draw_rect(pymupdf.Rect(100, 100, 13_000, 13_000), fill=(0, 0, 0))
     doc.save(path)
     doc.close()
-    works(recorder, path, sources=["model"])
+    works(recorder, path, sources=[PageSource.MODEL])
     [page] = list(documents.open_document(path, max_side=256, max_pixels=256 * 256).pages())
     assert max(page.image.size) <= 256
 
@@ -165,7 +166,7 @@ def test_thousand_page_pdf_is_read_page_by_page(recorder, tmp_path):
     assert time.monotonic() - t0 < 45
     recorder.engine.cancel(job)
     [result] = recorder.wait_results(1)
-    assert result.status == "cancelled" and result.page_count == 1000
+    assert result.status == JobStatus.CANCELLED and result.page_count == 1000
     assert 3 <= len(result.pages) < 1000
     assert [p.page for p in result.pages] == list(range(1, len(result.pages) + 1))
 
@@ -183,7 +184,8 @@ def test_thousand_page_pdf_memory_does_not_grow_with_pages(tmp_path):
         n = 1 + sum(1 for _ in pages)
         print(n, peak_kb() - base, time.monotonic() - t0)
     """)
-    run = subprocess.run([sys.executable, "-c", script, str(pdf)], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    run = subprocess.run([sys.executable, "-c", script, str(pdf)], capture_output=True, text=True, timeout=180,
+                         cwd=ROOT)
     assert run.returncode == 0, run.stderr
     count, growth_kb, seconds = run.stdout.split()
     assert int(count) == 1000
@@ -198,7 +200,7 @@ def test_png_named_pdf_is_read_by_its_content(recorder, tmp_path):
 
 def test_pdf_named_png_is_read_by_its_content(recorder, tmp_path):
     pdf = bad_files.text_pdf(tmp_path / "actually-a-pdf.png", pages=2)
-    works(recorder, pdf, pages=2, sources=["text-layer", "text-layer"])
+    works(recorder, pdf, pages=2, sources=[PageSource.TEXT_LAYER, PageSource.TEXT_LAYER])
 
 
 def test_text_file_named_png(recorder, tmp_path):
@@ -224,15 +226,16 @@ def test_decompression_bomb(recorder, tmp_path):
 
 
 def test_zero_by_zero_image(recorder, tmp_path):
-    fails(recorder, tmp_path, bad_files.png_with_header(tmp_path / "zero.png", 0, 0), "not an image or PDF that can be read")
+    zero = bad_files.png_with_header(tmp_path / "zero.png", 0, 0)
+    fails(recorder, tmp_path, zero, "not an image or PDF that can be read")
 
 
 def test_one_by_one_image_is_padded_and_read(recorder, tmp_path):
-    works(recorder, bad_files.png(tmp_path / "dot.png", (1, 1)), sources=["model"])
+    works(recorder, bad_files.png(tmp_path / "dot.png", (1, 1)), sources=[PageSource.MODEL])
 
 
 def test_eight_by_twenty_thousand_strip_is_read(recorder, tmp_path):
-    works(recorder, bad_files.png(tmp_path / "strip.png", (8, 20_000)), sources=["model"])
+    works(recorder, bad_files.png(tmp_path / "strip.png", (8, 20_000)), sources=[PageSource.MODEL])
 
 
 @pytest.mark.parametrize("kind", ["sixteen_bit_png", "cmyk_jpeg", "palette_alpha_png", "animated_gif"])
@@ -256,7 +259,7 @@ def test_two_hundred_megabyte_image(recorder, tmp_path):
     assert big.stat().st_size > 200_000_000
     try:
         t0 = time.monotonic()
-        works(recorder, big, sources=["model"])
+        works(recorder, big, sources=[PageSource.MODEL])
         assert time.monotonic() - t0 < 60
     finally:
         big.unlink()
@@ -275,7 +278,8 @@ def test_two_hundred_megabyte_image_peak_memory(tmp_path):
         print(page.image.size[0], page.image.size[1], peak_kb() - base)
     """)
     try:
-        run = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, text=True, timeout=180, cwd=ROOT)
+        run = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, text=True, timeout=180,
+                             cwd=ROOT)
     finally:
         big.unlink()
     assert run.returncode == 0, run.stderr
@@ -305,8 +309,8 @@ def test_folder_of_five_hundred_files(recorder, tmp_path):
     recorder.engine.cancel_all()
     results = recorder.wait_results(490, 60)
     assert len(results) == 490 and sorted(r.job_id for r in results) == ids  # every one answered once
-    done = [r.job_id for r in results if r.status == "done"]
-    assert len(done) >= 25 and {r.status for r in results} <= {"done", "cancelled"}
+    done = [r.job_id for r in results if r.status == JobStatus.DONE]
+    assert len(done) >= 25 and {r.status for r in results} <= {JobStatus.DONE, JobStatus.CANCELLED}
     assert done == ids[: len(done)]  # the done ones are the first ones, in order
     started = [i.path for i in recorder.of("jobStarted")]
     assert started == files[: len(started)]  # FIFO
@@ -417,7 +421,7 @@ def test_special_file_fifo_does_not_hang(recorder, tmp_path):
     os.mkfifo(fifo)
     t0 = time.monotonic()
     result = recorder.run([fifo], OPTS, timeout_s=30)[str(fifo)]
-    assert result.status == "failed" and time.monotonic() - t0 < 30
+    assert result.status == JobStatus.FAILED and time.monotonic() - t0 < 30
     one_line(result.error, "pipe.png")
     assert "not a regular file" in result.error
 
@@ -438,7 +442,7 @@ def test_file_deleted_between_queueing_and_processing(recorder, tmp_path):
     recorder.engine.cancel(first)
     recorder.wait_results(2)
     result = recorder.result(second)
-    assert result.status == "failed"
+    assert result.status == JobStatus.FAILED
     one_line(result.error, "victim.png")
     assert "no longer exists" in result.error
 
@@ -455,19 +459,19 @@ def test_file_changed_between_queueing_and_processing(recorder, tmp_path):
     bad_files.text_pdf(swapped)  # now a different, good document: read as it is now
     recorder.engine.cancel(first)
     recorder.wait_results(3)
-    assert recorder.result(second).status == "failed"
+    assert recorder.result(second).status == JobStatus.FAILED
     one_line(recorder.result(second).error, "changing.png")
     now = recorder.result(third)
-    assert now.status == "done" and [p.source for p in now.pages] == ["text-layer"]
+    assert now.status == JobStatus.DONE and [p.source for p in now.pages] == [PageSource.TEXT_LAYER]
 
 
 # ------------------------------------------------------------- paths and drops
-@pytest.mark.parametrize("name", [b"caf\xe9 \xff.png", "with spaces  in it.png".encode(), "scan 📄 2024 ✓.png".encode()])
+@pytest.mark.parametrize("name", [b"caf\xe9 \xff.png", b"with spaces  in it.png", "scan 📄 2024 ✓.png".encode()])
 def test_odd_path_names(recorder, tmp_path, name):
     path = os.fsdecode(os.fsencode(str(tmp_path)) + b"/" + name)
     bad_files.png(path)  # Pillow takes the str form (surrogate-escaped bytes)
     result = recorder.run([path], OPTS)[path]
-    assert result.status == "done" and result.path == path
+    assert result.status == JobStatus.DONE and result.path == path
     assert os.path.exists(result.pages[0].path)
 
 
@@ -476,7 +480,7 @@ def test_odd_path_name_in_a_message_is_one_readable_line(recorder, tmp_path):
     with open(path, "wb") as f:
         f.write(b"")
     result = recorder.run([path], OPTS)[path]
-    assert result.status == "failed"
+    assert result.status == JobStatus.FAILED
     one_line(result.error, display_name(path))
     result.error.encode("utf-8")  # printable anywhere
 
@@ -491,7 +495,7 @@ def test_same_file_twice_while_queued_is_deduped(recorder, tmp_path):
     assert [n for n in recorder.notices() if "already in the queue" in n] == [
         "twice.png: already in the queue", "alias.png: already in the queue", "twice.png: already in the queue"]
     recorder.wait_results(1)
-    assert recorder.results()[0].status == "done"
+    assert recorder.results()[0].status == JobStatus.DONE
     # once finished, the same file may be read again
     assert len(recorder.engine.submit([png], OPTS)) == 1
     recorder.wait_results(2)
@@ -518,3 +522,87 @@ def test_non_file_urls_dropped_are_named_and_files_still_go(qapp, tmp_path):
     zone.take(text_only)
     assert rejected[-1].startswith("dropped text: ") and len(dropped) == 1
     zone.deleteLater()
+
+
+# --------------------------------------------- files other readers open, one bad page, no interpreter
+def test_pdf_without_its_header_line_is_read(recorder, tmp_path):
+    """Starts ``%âãÏÓ`` then ``1 0 obj``: Acrobat, Poppler and MuPDF read it; it used to be "not an image or PDF"."""
+    bad = bad_files.headerless_pdf(tmp_path / "no-header.pdf")
+    result = works(recorder, bad, sources=[PageSource.TEXT_LAYER])
+    assert "lost its header line" in result.pages[0].text
+
+
+def test_pdf_whose_only_encrypted_part_is_its_attachment_is_read(recorder, tmp_path):
+    """/EFF encryption (pages, streams and strings in the clear) asks for no password; it used to."""
+    bad = bad_files.attachment_encrypted_pdf(tmp_path / "with-attachment.pdf")
+    result = works(recorder, bad, sources=[PageSource.TEXT_LAYER])
+    assert "not encrypted" in result.pages[0].text and not result.needs_password
+
+
+@pytest.mark.parametrize("damage", bad_files.FUZZED_PAGE_TREES)
+def test_pdf_with_a_damaged_page_tree_is_read(recorder, tmp_path, damage):
+    """The page tree a fuzzer leaves (Poppler reads one page of each); it used to be "the PDF has no pages"."""
+    result = works(recorder, bad_files.fuzzed_page_tree_pdf(tmp_path / f"{damage}.pdf", damage), sources=["text-layer"])
+    assert f"damage: {damage}" in result.pages[0].text
+
+
+def test_pdf_page_tree_cycle_costs_one_page(tmp_path):
+    """Page 2 is a loop in the page tree: it is reported in one line, and page 3 is still read
+    (the pages after a bad page used to be lost). The engine turns such a page into a failed page."""
+    path = bad_files.page_tree_cycle_pdf(tmp_path / "cycle.pdf")
+    doc = documents.open_document(path)
+    try:
+        pages = list(doc.pages())
+    finally:
+        doc.close()
+    assert [p.source for p in pages] == [PageSource.TEXT_LAYER, PageSource.FAILED, PageSource.TEXT_LAYER]
+    one_line(pages[1].error, "cycle.pdf")
+    assert pages[1].error == "cycle.pdf: page 2 cannot be read (cycle in page tree)"
+
+
+def test_tiff_with_a_damaged_page_costs_one_page(tmp_path):
+    path = bad_files.tiff_with_damaged_page(tmp_path / "scan.tiff", pages=3, damaged=2)
+    doc = documents.open_document(path)
+    try:
+        pages = list(doc.pages())
+    finally:
+        doc.close()
+    assert [p.source for p in pages] == [PageSource.MODEL, PageSource.FAILED, PageSource.MODEL]
+    one_line(pages[1].error, "scan.tiff")
+    assert "page 2" in pages[1].error and "damaged" in pages[1].error
+
+
+def test_postscript_named_png_is_never_handed_to_ghostscript(recorder, tmp_path, monkeypatch):
+    """Types are sniffed by content: Pillow used to open PostScript as EPS and run Ghostscript on it."""
+    from PIL import EpsImagePlugin
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    called = tmp_path / "ghostscript-was-called"
+    (bin_dir / "gs").write_text(f"#!/bin/sh\necho \"$@\" >> '{called}'\nexit 1\n")
+    (bin_dir / "gs").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", None)  # Pillow looks Ghostscript up again
+    bad = bad_files.postscript(tmp_path / "holiday-photo.png")
+    fails(recorder, tmp_path, bad, "not an image or PDF that can be read")
+    assert not called.exists(), f"Ghostscript was run: {called.read_text()}"
+
+
+def test_mupdf_messages_never_quote_the_document_nor_land_on_the_next_file(recorder, tmp_path, caplog):
+    """MuPDF's warnings quote content-stream tokens ("unknown keyword: 'TOPSECRETPAYROLL'"): only a count
+    and fixed wording are logged. A PDF refused after MuPDF complained used to have its warnings
+    logged under the name of the next file."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret = bad_files.unknown_keyword_pdf(tmp_path / "payroll.pdf", "TOPSECRETPAYROLL")
+    refused = bad_files.truncated(tmp_path / "cut.pdf", lambda p: bad_files.text_pdf(p, 3), keep=0.1)
+    clean = bad_files.text_pdf(tmp_path / "clean.pdf")
+    results = recorder.run([secret, refused, clean], OPTS)
+    statuses = [results[os.fspath(p)].status for p in (secret, refused, clean)]
+    assert statuses == [JobStatus.DONE, JobStatus.FAILED, JobStatus.DONE]
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "TOPSECRETPAYROLL" in m]
+    assert "payroll.pdf page 1: MuPDF: 2 messages: errors in a page's drawing instructions ×2" in messages
+    assert any(m.startswith("cut.pdf (opening): MuPDF: ") for m in messages)
+    assert not [m for m in messages if "clean.pdf" in m and "MuPDF" in m]
