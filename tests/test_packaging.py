@@ -167,6 +167,23 @@ def test_mac_branch_makes_one_menu_bar_app(mac):
 
 
 @pytest.mark.slow
+def test_mac_bundle_answers_the_capture_url_scheme(mac):
+    """ocrtray://capture (Shortcuts, Raycast, Alfred) is the app's: CFBundleURLTypes names the scheme."""
+    from desktop.capture.wiring import SCHEME, capture_mode
+
+    calls, _ = mac
+    plist = calls["BUNDLE"][0].kwargs["info_plist"]
+    (url_type,) = plist["CFBundleURLTypes"]
+    assert url_type["CFBundleURLSchemes"] == [SCHEME] == ["ocrtray"]
+    assert url_type["CFBundleURLName"].startswith(calls["BUNDLE"][0].kwargs["bundle_identifier"])
+    from PySide6.QtCore import QUrl
+
+    assert capture_mode(QUrl(f"{SCHEME}://capture")) == "region"
+    assert plist["NSScreenCaptureUsageDescription"]
+    assert plistlib.loads(plistlib.dumps(plist))["CFBundleURLTypes"] == plist["CFBundleURLTypes"]
+
+
+@pytest.mark.slow
 def test_mac_branch_collects_the_metal_library_beside_libmlx(mac):
     calls, mlx_dir = mac
     (analysis,) = calls["Analysis"]
@@ -194,9 +211,13 @@ def test_mac_branch_hidden_imports_and_excludes(mac):
     assert {"PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtNetwork"} <= hidden
     assert {"engine.cli", "desktop.main"} <= hidden
     excludes = set(kw["excludes"])
-    for heavy in ("pyarrow", "datasets", "pandas", "cv2", "scipy", "mlx_audio", "miniaudio", "fastapi",
-                  "starlette", "uvicorn", "websockets", "llguidance", "mlx_vlm.server", "mlx.extension"):
+    for heavy in ("pyarrow", "datasets", "pandas", "cv2", "scipy", "mlx_audio", "miniaudio", "websockets",
+                  "llguidance", "mlx_vlm.server", "mlx.extension"):
         assert heavy in excludes, heavy
+    for needed in ("fastapi", "starlette", "uvicorn", "pydantic", "pydantic_core", "anyio", "python_multipart"):
+        assert needed not in excludes, needed  # the local API (engine.api) needs them in the bundle
+    assert {"uvicorn.protocols.http.h11_impl", "uvicorn.lifespan.off", "anyio._backends._asyncio",
+            "engine.api.server", "engine.api.routes"} <= hidden
     assert not hidden & excludes
 
 
@@ -211,6 +232,14 @@ def test_spec_drops_translations_and_stray_cuda_but_keeps_the_rest(mac):
     resources = {dest for dest in names if dest.startswith("resources/")}
     assert {"resources/tray-template.png", "resources/tray-template@2x.png", "resources/tray-busy-template.png",
             "resources/OCRTray.icns", "resources/app-icon.png"} <= resources
+
+
+@pytest.mark.slow
+def test_spec_keeps_transformers_sources_beside_its_bytecode(mac):
+    """transformers builds its lazy import table from its own .py files at import (transformers#38402): the
+    spec asks for them itself, so an older pyinstaller-hooks-contrib cannot drop them."""
+    calls, _ = mac
+    assert calls["Analysis"][0].kwargs["module_collection_mode"] == {"transformers": "pyz+py"}
 
 
 @pytest.mark.slow
@@ -293,6 +322,7 @@ def linux_bundle(tmp_path_factory):
     return folder, size
 
 
+@pytest.mark.linux_only
 @pytest.mark.build
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
@@ -304,6 +334,7 @@ def test_frozen_app_prints_its_version(linux_bundle, tmp_path):
     assert run.stdout.strip() == f"ocr-tray {version()}"
 
 
+@pytest.mark.linux_only
 @pytest.mark.build
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
@@ -315,10 +346,12 @@ def test_frozen_app_self_test_loads_a_model_and_ocrs_a_pdf(linux_bundle, tmp_pat
     print(f"\nfrozen self-test ({time.monotonic() - started:.0f} s): {run.stdout.strip()}")
     assert run.returncode == 0, f"stdout: {run.stdout[-2000:]}\nstderr: {run.stderr[-4000:]}"
     assert "self-test ok" in run.stdout
+    assert "api self-test ok" in run.stdout  # the local API started on a free port and OCR'd a page through it
     # (MLX's CPU backend keeps compiled kernels in $TMPDIR/mlx; that is not the self-test's)
     assert not list((tmp_path / "tmp").glob("ocr-tray-selftest-*")), "the self-test left its temp folder behind"
 
 
+@pytest.mark.linux_only
 @pytest.mark.build
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
@@ -346,6 +379,7 @@ def test_frozen_app_starts_the_menu_bar_app_and_quits_on_sigterm(linux_bundle, t
     assert "Traceback" not in err + log.read_text()
 
 
+@pytest.mark.linux_only
 @pytest.mark.build
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
@@ -361,3 +395,32 @@ def test_bundle_fits_its_size_budget_and_holds_what_the_app_needs(linux_bundle):
     for dropped in ("pyarrow", "pandas", "cv2", "scipy", "datasets", "mlx_audio", "PySide6/Qt/translations"):
         assert not (internal / dropped).exists(), dropped
     assert not list(internal.glob("**/libcudart*"))
+
+
+@pytest.mark.build
+@pytest.mark.slow
+@pytest.mark.linux_only
+@pytest.mark.timeout(1800)
+def test_frozen_app_reports_its_device_and_memory_and_runs_the_golden_pages_and_memory_cycles(linux_bundle, tmp_path):
+    """What the macOS workflow runs in the frozen .app, run in the frozen Linux bundle: the self-test's device
+    and memory lines, the golden pages (PyMuPDF's built-in fonts, Pillow, numpy, inside the bundle) and the
+    memory cycles with their CSV."""
+    folder, _ = linux_bundle
+    env = frozen_env(tmp_path)
+    exe = str(folder / "ocr-tray")
+    plain = subprocess.run([exe, "--self-test"], capture_output=True, text=True, timeout=900, env=env)
+    assert plain.returncode == 0, plain.stdout + plain.stderr[-3000:]
+    assert re.search(r"^device: cpu \(.+; no Metal; mlx [\d.]+\)$", plain.stdout, re.M), plain.stdout
+    assert re.search(r"^memory after unload: RSS \d+ MB, [+-][\d.]+ MB over the baseline .*: ok\)", plain.stdout, re.M)
+    golden = subprocess.run([exe, "self-test", "--golden", "--max-tokens", "4", "--csv", str(tmp_path / "cer.csv")],
+                            capture_output=True, text=True, timeout=900, env=env)
+    print(f"\nfrozen golden pages:\n{golden.stdout}")
+    assert golden.returncode == 0, golden.stdout + golden.stderr[-3000:]
+    assert golden.stdout.rstrip().endswith("golden ok (machinery only)")
+    assert len((tmp_path / "cer.csv").read_text().splitlines()) == 8  # header, six pages, overall
+    memory = subprocess.run([exe, "self-test", "--memory-cycles", "2", "--size", "tiny", "--csv",
+                             str(tmp_path / "memory.csv")], capture_output=True, text=True, timeout=900, env=env)
+    print(f"frozen memory cycles:\n{memory.stdout}")
+    assert memory.returncode == 0, memory.stdout + memory.stderr[-3000:]
+    assert memory.stdout.rstrip().endswith("memory cycles ok")
+    assert len((tmp_path / "memory.csv").read_text().splitlines()) == 6  # header, baseline, 2 × before/after
