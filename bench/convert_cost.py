@@ -9,6 +9,9 @@ Prints the total and the per-page cost; the median of a few runs after a warm-up
 
 The target is a conversion cost of at most 2 % of the time the model took to write the
 answers. That time is not known here, so the ratio is shown for an assumed 30 s a page.
+Figure 21 (``bench/fig21_convert_cost.py``, ``python -m bench --only 21``) measures the same
+answers against the bench model's own generation time, in the same run; this script is its
+recorded document and the quick look without a model.
 """
 
 from __future__ import annotations

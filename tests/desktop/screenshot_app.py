@@ -3,7 +3,9 @@
     QT_QPA_PLATFORM=xcb DISPLAY=:99 python tests/desktop/screenshot_app.py OUT_DIR MODEL_DIR WORK_DIR
 
 Reads two born-digital PDFs (their text layer, so the words on screen are real), then
-saves the window while a scanned PDF is being read, the settings panel and the tray menu.
+saves the window while a scanned PDF is being read, the results of recorded model answers
+rendered as the app renders them (a table, formulas, a Markdown page: ``RESULT_SHOTS``), the
+settings panel and the tray menu.
 """
 
 from __future__ import annotations
@@ -41,6 +43,27 @@ NOTES = [
         "Actions: Grace drafts the release notes; Linus signs the build.",
     ]),
 ]
+
+
+# (file name, preset, task, pages): each page (document name, page, pages, recorded answer, its format), shown
+# through MainWindow.show_pages as the app shows finished pages; the answers are tests/engine/formats/samples.py's
+RESULT_SHOTS = (
+    ("results-table.png", "paddleocr-vl", "table", [
+        ("Regional sales.png", 1, 1, "OTSL_SPANNED", "otsl"),
+        ("Grant report.pdf", 4, 9, "GLM_TABLE", "html"),
+        ("Sales chart.png", 1, 1, "PADDLE_CHART", "pipe-table"),
+    ]),
+    ("results-formula.png", "paddleocr-vl", "formula", [
+        ("Lecture 7.pdf", 2, 12, "PADDLE_FORMULA", "latex"),
+        ("Lecture 7.pdf", 3, 12, "PADDLE_TEXT", "plain"),
+        ("Physics notes.png", 1, 1, "GLM_FORMULA", "latex"),
+        ("Calculus notes.pdf", 7, 20, "GLM_FORMULA_ALIGNED", "latex"),
+    ]),
+    ("results-markdown.png", "lightonocr-2", "markdown", [
+        ("Paper.pdf", 5, 14, "LIGHTON_PAGE", "markdown"),
+        ("Install guide.png", 1, 1, "GLM_TEXT", "markdown"),
+    ]),
+)
 
 
 def write_text_pdf(path: Path, pages) -> Path:
@@ -122,10 +145,85 @@ def main(out_dir: str, model_dir: str, work_dir: str) -> int:
     settle(qapp, 0.4)
     ok &= menu.grab().save(str(out / "tray-menu.png"))
     menu.hide()
+    panel.close()
+
+    ok &= capture_screenshots(qapp, app, window, out, [p for r in done[:len(docs)] for p in r.pages])
+    deadline = time.monotonic() + 30
+    while app.engine.busy and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.01)
+    ok &= result_shots(app, qapp, out, work)  # last: it switches the model, which unloads the test model
 
     QTimer.singleShot(0, app.quit)
     qapp.exec()
     return 0 if ok else 3
+
+
+def result_shots(app, qapp, out: Path, work: Path) -> bool:
+    """The window with recorded answers of each task, converted and rendered (``RESULT_SHOTS``)."""
+    from PySide6.QtWidgets import QTextEdit
+
+    from engine.jobs import PageResult, PageSource
+    from engine.models.presets import preset
+    from tests.engine.formats import samples as answers
+
+    window, ok = app.window, True
+    for n, (name, model, task, pages) in enumerate(RESULT_SHOTS):
+        window.clear()
+        app.settings.set("model/preset", model)
+        app.settings.set("ocr/task", task)
+        window.show_pages([
+            PageResult(-(n + 1) * 10 - i, str(work / doc), page, count, getattr(answers, sample), PageSource.MODEL,
+                       model=preset(model).label, output=fmt)
+            for i, (doc, page, count, sample, fmt) in enumerate(pages)
+        ])
+        view = window.findChild(QTextEdit, "resultView")
+        settle(qapp, 0.3)
+        view.verticalScrollBar().setValue(0)
+        settle(qapp, 0.1)
+        ok &= window.grab().save(str(out / name))
+    window.clear()
+    return ok
+
+
+def capture_screenshots(qapp, app, window, out: Path, pages) -> bool:
+    """Capture Text: the overlay mid-selection over the window's invoice, then the result popover."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QTextEdit
+
+    window.clear()
+    window.show_pages(pages)
+    window.raise_()
+    for _ in range(2):  # the view lays its text out after it is shown: scroll to the top once it has
+        settle(qapp, 0.3)
+        window.findChild(QTextEdit, "resultView").verticalScrollBar().setValue(0)
+    ended = []
+    app.capture.finished.connect(ended.append)
+    if not app.capture.start("region"):
+        print("the capture overlay did not open", file=sys.stderr)
+        return False
+    settle(qapp, 0.4)
+    overlay = app.capture.picker.windows[0]
+    view = window.findChild(QTextEdit, "resultView")
+    top_left = overlay.mapFromGlobal(view.viewport().mapToGlobal(QPoint(8, 6)))
+    bottom_right = top_left + QPoint(400, 150)
+    QTest.mousePress(overlay, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, top_left)
+    for k in range(1, 9):
+        QTest.mouseMove(overlay, top_left + (bottom_right - top_left) * k / 8)
+        settle(qapp, 0.02)
+    settle(qapp, 0.3)
+    ok = overlay.grab().save(str(out / "capture-overlay.png"))
+    QTest.mouseRelease(overlay, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, bottom_right)
+    deadline = time.monotonic() + 90
+    while not ended and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.01)
+    settle(qapp, 0.4)
+    popover = app.capture.popover
+    ok &= bool(ended) and popover.grab().save(str(out / "capture-popover.png"))
+    popover.hide()
+    return ok
 
 
 def settle(qapp, seconds: float) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from desktop.views.result_view import TEXT_LAYER_LABEL, ResultView
 from engine.jobs import JobResult, JobStatus, PageProgress, PageResult, PageSource, TextDelta
 
@@ -48,24 +46,37 @@ def test_result_view_streams_in_batches_and_marks_cancelled_page(qtbot):
     assert view.sections[0].text == "".join(f"t{i} " for i in range(50))
 
 
-def test_result_view_append_cost_does_not_grow_with_the_document(qtbot):
-    """Appending a token to a long document costs about what it costs to a short one."""
+def test_a_page_says_why_its_text_layer_was_not_used_and_a_failed_page_says_why(qtbot):
     view = ResultView()
     qtbot.addWidget(view)
-    view.resize(600, 400)
+    view.begin_page(PageProgress(1, "/d/a.pdf", 1, 2))
+    view.append(TextDelta(1, 1, "read by the model"))
+    view.finish_page(PageResult(1, "/d/a.pdf", 1, 2, "read by the model", PageSource.MODEL,
+                                text_layer_rejected="text layer unreadable: mojibake"))
+    view.begin_page(PageProgress(1, "/d/a.pdf", 2, 2))
+    view.finish_page(PageResult(1, "/d/a.pdf", 2, 2, "", PageSource.FAILED, error="a.pdf: page 2 cannot be read"))
+    shown = view.toPlainText()
+    assert "a.pdf · page 1 of 2 (read by the model — text layer unreadable: mojibake)" in shown
+    assert "a.pdf · page 2 of 2 (not read: a.pdf: page 2 cannot be read)" in shown
+    first, second = view.sections
+    assert first.rejected == "text layer unreadable: mojibake" and second.error
+    assert view.section_at(0) is first and view.section_at(len(shown) - 1) is second
+
+
+def test_following_new_text_survives_a_click_in_the_pane(qtbot):
+    from PySide6.QtCore import QPoint, Qt
+
+    view = ResultView()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
     view.show()
-
-    def cost(page):
-        view.begin_page(PageProgress(9, "/d/big.pdf", page, 400))
-        start = time.perf_counter()
-        for i in range(200):
-            view.append(TextDelta(9, page, "word "))
-            view.flush()
-        return (time.perf_counter() - start) / 200
-
-    first = cost(1)
-    for page in range(2, 300):
-        view.begin_page(PageProgress(9, "/d/big.pdf", page, 400))
-        view.append(TextDelta(9, page, "lorem ipsum dolor sit amet " * 40 + "\n"))
-    last = cost(300)
-    assert last < max(first * 4, 0.002), f"append cost grew from {first * 1e3:.3f} ms to {last * 1e3:.3f} ms"
+    view.begin_page(PageProgress(1, "/d/long.pdf", 1, 1))
+    for i in range(80):
+        view.append(TextDelta(1, 1, f"line {i}\n"))
+        view.flush()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(40, 280))
+    for i in range(80, 160):
+        view.append(TextDelta(1, 1, f"line {i}\n"))
+        view.flush()
+    bar = view.verticalScrollBar()
+    assert bar.value() == bar.maximum() > 0

@@ -66,6 +66,16 @@ GLM_TABLE = (
 # GLM-OCR "Formula Recognition:" — LaTeX, possibly in $$ (result_formatter.py strips $$, \[ and \().
 GLM_FORMULA = "$$\nE = m c^{2}\n$$"
 
+# The same task on an aligned derivation: several lines of one formula, as the formula tasks answer them.
+GLM_FORMULA_ALIGNED = (
+    "$$\n"
+    "\\begin{aligned}\n"
+    "f(x) &= (x + 1)^{2} \\\\\n"
+    "&= x^{2} + 2x + 1\n"
+    "\\end{aligned}\n"
+    "$$"
+)
+
 # LightOnOCR-2 (image only, no prompt) — Markdown with HTML tables and LaTeX math
 # (lightonai/LightOnOCR-2-1B model card; discussion #33 "Excessive use of HTML in Output").
 LIGHTON_PAGE = (
