@@ -6,6 +6,12 @@ changed) and carries out the actions that come back (load, start the next job,
 unload, fail the waiting jobs). The clock is injected, so every rule is testable
 without sleeping.
 
+Holds (ADR 0015): every job that ends, and every "load now" request, leaves a hold on the
+model. A job without ``keep_alive`` follows the user's memory mode (keep-resident holds for
+ever, auto-release not at all, idle-timeout for the idle timeout after the last such job);
+a job with ``keep_alive`` holds for that many seconds after it ends (0: none, negative: for
+ever). The model is released when the longest hold has run out; "unload now" ends every hold.
+
 The idle deadline is kept in wall-clock seconds (``time.time`` by default): a Mac
 that slept past the deadline unloads on wake, because ``time.monotonic`` does not
 advance during sleep on macOS. A timer that fires early only causes a re-check.
@@ -14,6 +20,7 @@ advance during sleep on macOS. A timer that fires early only causes a re-check.
 from __future__ import annotations
 
 import enum
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +49,7 @@ class Action(str, enum.Enum):
 
 DEFAULT_MODE = Mode.IDLE_TIMEOUT
 DEFAULT_IDLE_TIMEOUT_S = 300.0
+KEEP_FOREVER = -1.0  # keep_alive: hold the model until it is unloaded by hand
 
 
 class LifecycleError(RuntimeError):
@@ -57,6 +65,7 @@ class Snapshot:
     unload_pending: bool
     deadline: float | None
     last_error: str | None
+    held_forever: bool = False  # a keep_alive of -1 (or keep-resident) holds the model until unloaded by hand
 
 
 class Lifecycle:
@@ -75,22 +84,26 @@ class Lifecycle:
         self.waiting = 0  # jobs queued and not yet started
         self.unload_pending = False
         self.last_error: str | None = None
-        self._idle_since: float | None = None  # wall time the model last became idle
+        self._mode_anchor: float | None = None  # wall time the last job that follows the mode ended
+        self._hold_until: float | None = None  # the longest keep_alive hold since the load (inf: for ever)
+        self._load_holds: list[float | None] = []  # keep_alive of "load now" requests waiting for the load
+        self._reload = False  # a "load now" came while an unload was under way or pending: load after it
         self._epoch = 0  # bumps whenever the deadline is armed or voided
 
     # ----------------------------------------------------------------- queries
     @property
     def deadline(self) -> float | None:
         """Wall-clock time of the idle unload, or None when none is armed."""
-        if (
-            self.mode is Mode.IDLE_TIMEOUT
-            and self.state is State.READY
-            and self.waiting == 0
-            and not self.unload_pending
-            and self._idle_since is not None
-        ):
-            return self._idle_since + self.idle_timeout_s
+        if self._idle():
+            release = self._release_time()
+            if release is not None and release != math.inf:
+                return release
         return None
+
+    @property
+    def held_forever(self) -> bool:
+        """Loaded and idle, and some hold never runs out (keep-resident, or a keep_alive of -1)."""
+        return self._idle() and self._release_time() == math.inf
 
     @property
     def deadline_token(self) -> int:
@@ -106,6 +119,7 @@ class Lifecycle:
             self.unload_pending,
             self.deadline,
             self.last_error,
+            self.held_forever,
         )
 
     # ------------------------------------------------------------------ events
@@ -129,22 +143,53 @@ class Lifecycle:
             return self._became_idle()
         return []
 
+    def request_load(self, keep_alive: float | None = None) -> list[Action]:
+        """"Load now" (prewarm): load when unloaded; a loaded model gets a hold from now.
+
+        ``keep_alive`` as for a job (None: the memory mode). Requests are carried out in order:
+        one that arrives while an unload is under way or pending loads again after it."""
+        keep = _check_keep_alive(keep_alive)
+        if self.state is State.UNLOADED:
+            self.state = State.LOADING
+            self.last_error = None
+            self._load_holds.append(keep)
+            return [Action.LOAD]
+        if self.state is State.LOADING and not self.unload_pending:
+            self._load_holds.append(keep)
+            return []
+        if self.state is State.UNLOADING or self.unload_pending:
+            self._reload = True
+            self._load_holds.append(keep)
+            return []
+        self._hold(keep, self._clock())  # ready or busy: the hold counts from now
+        if self._idle():
+            return self._became_idle()
+        return []
+
     def load_finished(self, ok: bool, error: str | None = None) -> list[Action]:
         self._expect(State.LOADING)
         if not ok:
             self.state = State.UNLOADED
             self.last_error = error or "the model could not be loaded"
             self.unload_pending = False
+            self._load_holds.clear()
+            self._reload = False
             had_waiting = self.waiting > 0
             self.waiting = 0
             return [Action.FAIL_WAITING] if had_waiting else []
         self.state = State.READY
+        now = self._clock()
+        for keep in self._load_holds:
+            self._hold(keep, now)
+        self._load_holds.clear()
         if self.waiting:
             return self._start_next()
         return self._became_idle()
 
-    def job_finished(self) -> list[Action]:
+    def job_finished(self, keep_alive: float | None = None) -> list[Action]:
+        """The running job ended; ``keep_alive`` is its hold (None: the memory mode's)."""
         self._expect(State.BUSY)
+        self._hold(_check_keep_alive(keep_alive), self._clock())
         self.state = State.READY
         if self.unload_pending:
             return self._unload()
@@ -156,8 +201,10 @@ class Lifecycle:
         self._expect(State.UNLOADING)
         self.state = State.UNLOADED
         self.unload_pending = False
-        self._idle_since = None
-        if self.waiting:
+        self._mode_anchor = None
+        self._hold_until = None
+        if self.waiting or self._reload:
+            self._reload = False
             self.state = State.LOADING
             return [Action.LOAD]
         return []
@@ -177,8 +224,8 @@ class Lifecycle:
         if idle_timeout_s is not None:
             self.idle_timeout_s = _check_timeout(idle_timeout_s)
         self._epoch += 1
-        if self.state is State.READY and self.waiting == 0 and not self.unload_pending:
-            return self._became_idle(keep_idle_since=True)
+        if self._idle():
+            return self._became_idle()
         return []
 
     def check_deadline(self, token: int | None = None) -> list[Action]:
@@ -188,8 +235,8 @@ class Lifecycle:
         """
         if token is not None and token != self._epoch:
             return []
-        deadline = self.deadline
-        if deadline is not None and self._clock() >= deadline:
+        release = self._release_time() if self._idle() else None
+        if release is not None and self._clock() >= release:
             return self._unload()
         return []
 
@@ -200,15 +247,38 @@ class Lifecycle:
         self._void_deadline()
         return [Action.START_JOB]
 
-    def _became_idle(self, keep_idle_since: bool = False) -> list[Action]:
-        if self.unload_pending or self.mode is Mode.AUTO_RELEASE:
+    def _became_idle(self) -> list[Action]:
+        if self.unload_pending:
             return self._unload()
-        if not keep_idle_since or self._idle_since is None:
-            self._idle_since = self._clock()
+        if self._mode_anchor is None and self._hold_until is None:
+            self._mode_anchor = self._clock()  # a load no one asked a hold for follows the mode
         self._epoch += 1
-        if self.mode is Mode.IDLE_TIMEOUT:
-            return self.check_deadline()
-        return []
+        return self.check_deadline()
+
+    def _idle(self) -> bool:
+        return self.state is State.READY and self.waiting == 0 and not self.unload_pending
+
+    def _hold(self, keep: float | None, at: float) -> None:
+        """Record a hold that starts at ``at``: None follows the mode; otherwise ``keep`` seconds (inf: for ever)."""
+        if keep is None:
+            self._mode_anchor = at if self._mode_anchor is None else max(self._mode_anchor, at)
+        else:
+            until = at + keep
+            self._hold_until = until if self._hold_until is None else max(self._hold_until, until)
+
+    def _release_time(self) -> float | None:
+        """When the longest hold runs out (inf: never), or None when there is no hold."""
+        ends: list[float] = []
+        if self._mode_anchor is not None:
+            if self.mode is Mode.KEEP_RESIDENT:
+                ends.append(math.inf)
+            elif self.mode is Mode.AUTO_RELEASE:
+                ends.append(self._mode_anchor)
+            else:
+                ends.append(self._mode_anchor + self.idle_timeout_s)
+        if self._hold_until is not None:
+            ends.append(self._hold_until)
+        return max(ends) if ends else None
 
     def _unload(self) -> list[Action]:
         self.state = State.UNLOADING
@@ -222,6 +292,16 @@ class Lifecycle:
     def _expect(self, state: State) -> None:
         if self.state is not state:
             raise LifecycleError(f"expected state {state.value}, was {self.state.value}")
+
+
+def _check_keep_alive(seconds: float | None) -> float | None:
+    """A job's keep_alive: None (the memory mode), seconds ≥ 0, or inf for any negative value (for ever)."""
+    if seconds is None:
+        return None
+    seconds = float(seconds)
+    if math.isnan(seconds):
+        raise ValueError("keep_alive must be a number of seconds")
+    return math.inf if seconds < 0 else seconds
 
 
 def _check_timeout(seconds: float) -> float:

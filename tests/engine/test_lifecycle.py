@@ -341,3 +341,233 @@ class LifecycleMachine(RuleBasedStateMachine):
 
 LifecycleMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
 TestLifecycleMachine = LifecycleMachine.TestCase
+
+
+# ------------------------------------------------------------------ keep_alive holds and "load now" (ADR 0015)
+def run_job(lc, keep_alive=None):
+    """One job through a loaded, idle lifecycle; the actions after it ended."""
+    assert lc.job_queued() == [Action.START_JOB]
+    return lc.job_finished(keep_alive)
+
+
+def loaded(clock, mode, idle=60.0):
+    """Loaded and idle with no hold yet (a prewarm that asked for none would follow the mode: avoid it)."""
+    lc = Lifecycle(clock, mode, idle)
+    assert lc.job_queued() == [Action.LOAD]
+    assert lc.load_finished(True) == [Action.START_JOB]
+    return lc
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_keep_alive_zero_releases_when_the_job_is_done_in_every_mode(clock, mode):
+    lc = loaded(clock, mode)
+    assert lc.job_finished(0) == [Action.UNLOAD]
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_keep_alive_minus_one_keeps_resident_in_every_mode(clock, mode):
+    lc = loaded(clock, mode, idle=10)
+    assert lc.job_finished(-1) == []
+    assert lc.deadline is None and lc.held_forever and lc.snapshot().held_forever
+    clock.advance(10**6)
+    assert lc.check_deadline() == []
+    assert lc.state is State.READY
+    assert lc.request_unload() == [Action.UNLOAD]  # only an unload by hand ends it
+    assert lc.unload_finished() == [] and not lc.held_forever
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_keep_alive_n_holds_n_seconds_after_the_job_in_every_mode(clock, mode):
+    lc = loaded(clock, mode, idle=300)
+    end = clock.t
+    assert lc.job_finished(30) == []
+    assert lc.deadline == end + 30
+    clock.advance(29.9)
+    assert lc.check_deadline(lc.deadline_token) == []
+    clock.advance(0.2)
+    assert lc.check_deadline(lc.deadline_token) == [Action.UNLOAD]
+
+
+def test_the_longest_hold_wins_over_a_later_shorter_one(clock):
+    lc = loaded(clock, Mode.AUTO_RELEASE)
+    start = clock.t
+    assert lc.job_finished(120) == []
+    clock.advance(10)
+    assert run_job(lc, 0) == []  # 0 asks for no hold of its own, but the 120 s one still runs
+    assert lc.deadline == start + 120
+    clock.advance(5)
+    assert run_job(lc, 30) == []  # ends at +45: shorter than +120
+    assert lc.deadline == start + 120
+    clock.advance(200)
+    assert run_job(lc, 60) == []  # a later hold that outlasts the first one moves the deadline
+    assert lc.deadline == clock.t + 60
+
+
+def test_a_job_that_follows_the_mode_is_held_by_the_mode_beside_keep_alive(clock):
+    lc = loaded(clock, Mode.IDLE_TIMEOUT, idle=300)
+    window_job_end = clock.t
+    assert lc.job_finished() == []  # the window's job: the idle timeout applies
+    clock.advance(5)
+    assert run_job(lc, 0) == []  # an API job with keep_alive 0 does not take the window's warm model away
+    assert lc.deadline == window_job_end + 300
+    clock.advance(10)
+    assert run_job(lc, 1000) == []  # …and a longer one extends it
+    assert lc.deadline == clock.t + 1000
+
+
+def test_keep_resident_mode_outlasts_any_finite_keep_alive_of_a_later_job(clock):
+    lc = loaded(clock, Mode.KEEP_RESIDENT)
+    assert lc.job_finished() == []
+    assert run_job(lc, 0) == [] and run_job(lc, 5) == []
+    clock.advance(10**6)
+    assert lc.check_deadline() == [] and lc.state is State.READY
+
+
+def test_auto_release_mode_with_a_keep_alive_job_waits_for_the_hold(clock):
+    lc = loaded(clock, Mode.AUTO_RELEASE)
+    assert lc.job_finished(20) == []
+    clock.advance(5)
+    assert run_job(lc) == []  # a job that follows auto-release ends inside the 20 s hold: it waits for it
+    clock.advance(15)
+    assert lc.check_deadline(lc.deadline_token) == [Action.UNLOAD]
+
+
+def test_holds_end_with_the_unload_and_do_not_carry_over_to_the_next_load(clock):
+    lc = loaded(clock, Mode.AUTO_RELEASE)
+    assert lc.job_finished(-1) == []
+    assert lc.request_unload() == [Action.UNLOAD]
+    assert lc.unload_finished() == []
+    assert lc.job_queued() == [Action.LOAD]
+    assert lc.load_finished(True) == [Action.START_JOB]
+    assert lc.job_finished() == [Action.UNLOAD]  # auto-release again: the old "for ever" is gone
+
+
+def test_unload_by_hand_during_a_job_beats_its_keep_alive(clock):
+    lc = loaded(clock, Mode.KEEP_RESIDENT)
+    assert lc.request_unload() == []
+    assert lc.job_finished(-1) == [Action.UNLOAD]
+
+
+def test_mode_change_applies_to_mode_holds_not_to_keep_alive_holds(clock):
+    lc = loaded(clock, Mode.KEEP_RESIDENT)
+    assert lc.job_finished(60) == []  # only a keep_alive hold: the mode holds nothing
+    assert lc.deadline == clock.t + 60
+    assert lc.set_mode(Mode.AUTO_RELEASE) == []  # the 60 s hold still runs
+    clock.advance(61)
+    assert lc.check_deadline(lc.deadline_token) == [Action.UNLOAD]
+
+
+def test_negative_keep_alive_means_for_ever_and_nan_is_refused(clock):
+    lc = loaded(clock, Mode.AUTO_RELEASE)
+    with pytest.raises(ValueError):
+        lc.job_finished(float("nan"))
+    assert lc.job_finished(-5) == [] and lc.held_forever
+
+
+def test_load_now_loads_an_unloaded_model_and_follows_the_mode(clock):
+    lc = Lifecycle(clock, Mode.IDLE_TIMEOUT, 60)
+    assert lc.request_load() == [Action.LOAD]
+    assert lc.state is State.LOADING
+    assert lc.request_load() == []  # a second request while loading waits for the same load
+    assert lc.load_finished(True) == []
+    assert lc.state is State.READY and lc.deadline == clock.t + 60
+
+
+def test_load_now_with_keep_alive(clock):
+    lc = Lifecycle(clock, Mode.AUTO_RELEASE)
+    assert lc.request_load(-1) == [Action.LOAD]
+    assert lc.load_finished(True) == []
+    assert lc.held_forever
+    lc2 = Lifecycle(clock, Mode.KEEP_RESIDENT)
+    assert lc2.request_load(0) == [Action.LOAD]
+    assert lc2.load_finished(True) == [Action.UNLOAD]  # Ollama's empty request with keep_alive 0
+
+
+def test_load_now_in_auto_release_mode_loads_and_releases(clock):
+    lc = Lifecycle(clock, Mode.AUTO_RELEASE)
+    assert lc.request_load() == [Action.LOAD]
+    assert lc.load_finished(True) == [Action.UNLOAD]
+
+
+def test_load_now_on_a_loaded_model_is_a_hold_from_now(clock):
+    lc = Lifecycle(clock, Mode.IDLE_TIMEOUT, 60)
+    ready(lc)
+    clock.advance(50)
+    assert lc.request_load() == []  # the idle timer counts from now
+    assert lc.deadline == clock.t + 60
+    assert lc.request_load(600) == []
+    assert lc.deadline == clock.t + 600
+    assert lc.job_queued() == [Action.START_JOB]
+    assert lc.request_load(-1) == []  # busy: the hold is kept for when it is idle
+    assert lc.job_finished(0) == [] and lc.held_forever
+
+
+def test_load_now_while_an_unload_is_pending_or_running_loads_again_after_it(clock):
+    lc = Lifecycle(clock, Mode.KEEP_RESIDENT)
+    ready(lc)
+    lc.job_queued()
+    assert lc.request_unload() == [] and lc.unload_pending
+    assert lc.request_load() == []  # in order: unload after the job, then load again
+    assert lc.job_finished() == [Action.UNLOAD]
+    assert lc.unload_finished() == [Action.LOAD]
+    assert lc.load_finished(True) == [] and lc.state is State.READY
+    assert lc.request_unload() == [Action.UNLOAD]
+    assert lc.request_load() == []
+    assert lc.unload_finished() == [Action.LOAD]
+
+
+def test_a_failed_prewarm_reports_its_error_and_fails_no_one(clock):
+    lc = Lifecycle(clock)
+    assert lc.request_load() == [Action.LOAD]
+    assert lc.load_finished(False, "no weights") == []
+    assert lc.state is State.UNLOADED and lc.last_error == "no weights"
+
+
+class HoldsMachine(LifecycleMachine):
+    """The machine above plus keep_alive on every job and "load now" requests, with the hold rule checked."""
+
+    def __init__(self):
+        super().__init__()
+        self.holds = []  # (end time, keep_alive) of every job since the last load, as the rule reads them
+
+    @precondition(lambda self: self.lc.state is State.BUSY)
+    @rule(keep=st.sampled_from([None, 0, 5, 45, -1]))
+    def finish_job_with_keep_alive(self, keep):
+        self.holds.append((self.clock.t, keep))
+        self.apply(self.lc.job_finished(keep))
+
+    @rule(keep=st.sampled_from([None, 0, 20, -1]))
+    def load_now(self, keep):
+        self.apply(self.lc.request_load(keep))
+
+    def apply(self, actions):
+        if Action.UNLOAD in actions:
+            self.holds = []
+        super().apply(actions)
+
+    @invariant()
+    def deadline_only_when_idle_and_ready(self):
+        if self.lc.deadline is not None:
+            assert self.lc.state is State.READY and self.lc.waiting == 0
+
+    @invariant()
+    def auto_release_never_idles_loaded(self):
+        pass  # a keep_alive hold may keep it
+
+    @invariant()
+    def an_explicit_hold_is_never_cut_short(self):
+        if self.lc.state is State.READY and self.lc.waiting == 0 and not self.lc.unload_pending:
+            for end, keep in self.holds:
+                if keep is not None and keep != 0:
+                    until = float("inf") if keep < 0 else end + keep
+                    if until > self.clock.t:
+                        assert self.lc.deadline is None or self.lc.deadline >= until
+
+    @invariant()
+    def held_forever_means_no_deadline(self):
+        if self.lc.held_forever:
+            assert self.lc.deadline is None and self.lc.state is State.READY
+
+
+HoldsMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestHoldsMachine = HoldsMachine.TestCase
