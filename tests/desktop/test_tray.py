@@ -9,7 +9,8 @@ from desktop.tray import Tray
 def test_menu_rows_in_order_with_stable_names(qapp):
     tray = Tray(show_icon=False)
     names = [a.objectName() for a in tray.menu.actions() if not a.isSeparator()]
-    assert names == ["modelStatus", "openWindow", "ocrFile", "ocrClipboard", "unloadModel", "openSettings", "quit"]
+    assert names == ["modelStatus", "openWindow", "captureText", "captureWindow", "captureLastRegion", "cancelCapture",
+                     "ocrFile", "ocrClipboard", "unloadModel", "openSettings", "quit"]
     assert not tray.status_action.isEnabled() and not tray.unload_action.isEnabled()
     assert not tray.visible and tray.notify("t", "m") is False  # no icon: nothing to show a notification with
 
