@@ -32,6 +32,14 @@ FIGURES = (
     "bench.fig7_rasterise_speed",
     "bench.fig8_cold_start",
     "bench.fig9_load_and_first_token",
+    "bench.fig10_api_overhead",
+    "bench.fig11_warm_cli",
+    "bench.fig12_api_soak",
+    "bench.fig20_render_streaming",
+    "bench.fig21_convert_cost",
+    "bench.fig30_capture_to_text",
+    "bench.fig31_overlay_shown",
+    "bench.fig40_result_append_cost",
 )
 
 

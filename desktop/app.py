@@ -30,6 +30,7 @@ from engine.history import HistoryStore
 from engine.settings import Settings
 
 from .application import Application
+from .capture.wiring import attach_capture
 from .clipboard_image import ClipboardImages
 from .history_presenter import HistoryPresenter
 from .job_feedback import JobFeedback
@@ -66,6 +67,7 @@ class OcrTrayApp(QObject):
         show_window: bool = False,
         downloader: QObject | None = None,
         history: HistoryStore | None = None,
+        api: bool = False,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -75,7 +77,10 @@ class OcrTrayApp(QObject):
         self.engine = engine or JobController.engine_for(self.settings, history, idle_seconds)
         self.controller = JobController(self.engine, self.settings, history, idle_seconds=idle_seconds, parent=self)
         self._closing = False
+        self.engine_stopped = True
         self.settings_panel = None
+        self.api = None  # engine.api.server.ApiServer while the local API runs
+        self._api_wanted = api
 
         self.tray = Tray(show_icon=bool(QSystemTrayIcon.isSystemTrayAvailable() if tray is None else tray), parent=self)
         self.window = MainWindow(self.settings, shared_actions=self.tray.menu.actions())
@@ -93,10 +98,14 @@ class OcrTrayApp(QObject):
             if history is not None else None
         self.history_view = self.history_presenter.view if self.history_presenter is not None else None
         self._wire()
+        self.capture = attach_capture(self)  # Capture Text: shortcut, pickers, popover (desktop/capture)
         self.window.set_engine_status(self.controller.status)
         if show_window or not self.tray.visible:
             self.window.bring_forward()
         log.info("app ready (tray icon: %s)", "yes" if self.tray.visible else "no")
+        if api:
+            self.settings.changed.connect(self._on_api_setting)
+            QTimer.singleShot(0, self.start_api)  # after the tray is up: the server imports in its own thread
 
     def _wire(self) -> None:
         c, w, t, flow = self.controller, self.window, self.tray, self.flow
@@ -110,6 +119,7 @@ class OcrTrayApp(QObject):
         c.message.connect(w.show_message)
 
         w.pathsChosen.connect(self.submit)
+        w.rereadRequested.connect(c.reread)
         w.cancelRequested.connect(c.cancel)
         w.cancelAllRequested.connect(c.cancel_all)
         w.statusRefreshRequested.connect(c.request_status)
@@ -165,6 +175,34 @@ class OcrTrayApp(QObject):
             self.settings_panel = SettingsPanel(self.settings, downloader=self.downloader)
         self.settings_panel.present()
 
+    # ------------------------------------------------------------------ the local API
+    def start_api(self) -> None:
+        """Start the local API when its setting is on (engine.api: a client of the controller like the window)."""
+        if self._closing or self.api is not None or not self.settings.get("api/enabled"):
+            return
+        from engine.api.server import ApiServer
+
+        server = ApiServer(self.controller, self.settings, parent=self)
+        server.failed.connect(self.window.show_message)
+        try:
+            server.start()
+        except OSError as e:
+            log.error("the local API could not start: %s", e)
+            self.window.show_message(f"The local API could not start ({e})")
+            return
+        self.api = server
+
+    def stop_api(self) -> None:
+        server, self.api = self.api, None
+        if server is not None:
+            server.stop()
+            server.deleteLater()
+
+    def _on_api_setting(self, key: str, _value: object) -> None:
+        if key == "api/enabled" or (key == "api/port" and self.api is not None):
+            self.stop_api()
+            self.start_api()
+
     def _on_window_closed(self) -> None:
         if not self.tray.visible:
             self.quit()  # nowhere left to come back from
@@ -188,12 +226,14 @@ class OcrTrayApp(QObject):
             self.qapp.aboutToQuit.disconnect(self.shutdown)
         self.quitting.emit()
         self.passwords.cancel_all()
+        self.stop_api()  # clients' requests end and the discovery file goes before the engine stops
         self.flow.cancel()
         if self.history_presenter is not None:
             self.history_presenter.stop()
         if hasattr(self.downloader, "shutdown"):
             self.downloader.shutdown(2.0)  # a cancelled download stops at its next chunk
-        if self.controller.shutdown(5.0) and self.history is not None:
+        self.engine_stopped = self.controller.shutdown(5.0)  # False: stuck in a load; launch exits without it
+        if self.engine_stopped and self.history is not None:
             self.history.close()
         self.tray.hide()
         if self.settings_panel is not None:

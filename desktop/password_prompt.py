@@ -54,8 +54,7 @@ class PasswordPrompt(QObject):
         if code and password:
             self._controller.retry(result, password)
         else:
-            self._window.show_message(f"{display_name(result.path)}: not read — it needs its password")
-            self._controller.abandon(result)
+            self._controller.abandon(result)  # its message, with Retry, comes from JobFeedback
         self._ask()
 
     def cancel_all(self) -> None:

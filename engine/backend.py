@@ -10,9 +10,9 @@ import gc
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import memory, native_prefetch, weights_reader
 from .models import vetting

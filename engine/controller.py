@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,9 +25,11 @@ from PySide6.QtCore import QObject, Signal
 
 from . import background, documents, paths
 from .engine_thread import Engine
+from .formats import tasks_for
 from .human import one_line
-from .jobs import Client, EngineStatus, ErrorKind, JobInfo, JobResult, JobStatus, OcrOptions
-from .settings import Settings
+from .jobs import Client, EngineStatus, ErrorKind, JobInfo, JobResult, JobStatus, OcrOptions, PageResult, TextLayer
+from .page_formats import resolve_task, with_output
+from .settings import DEFAULT_TASK, Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class JobController(QObject):
     textDelta = Signal(object)  # TextDelta
     pageFinished = Signal(object)  # PageResult
     jobEnded = Signal(object)  # JobResult of any status, once the controller has dealt with it
+    jobAbandoned = Signal(object)  # JobResult: a held failure that will not be retried after all
     message = Signal(str)  # one line for the person: a file left out, a notice
 
     def __init__(
@@ -62,12 +66,13 @@ class JobController(QObject):
         self._held: dict[int, JobResult] = {}  # failed jobs kept for a retry (their temporary files too)
         self._offers: dict[ErrorKind, Callable[[JobResult], bool]] = {}
         self._temp_dirs: list[Path] = []
+        self._outputs: dict[int, str] = {}  # job id -> the format of its model's answers (its options' output)
         engine.stateChanged.connect(self.statusChanged)
-        engine.jobQueued.connect(self.jobQueued)
+        engine.jobQueued.connect(self._on_queued)
         engine.jobStarted.connect(self.jobStarted)
         engine.pageStarted.connect(self.pageStarted)
         engine.textDelta.connect(self.textDelta)
-        engine.pageFinished.connect(self.pageFinished)
+        engine.pageFinished.connect(self._on_page_finished)
         engine.jobFinished.connect(self._on_ended)
         engine.jobFailed.connect(self._on_ended)
         engine.jobRejected.connect(self._on_ended)
@@ -77,12 +82,16 @@ class JobController(QObject):
 
     # ----------------------------------------------------------------- engine set-up from settings
     @classmethod
-    def engine_for(cls, settings: Settings, history: Any = None, idle_seconds: float | None = None) -> Engine:
-        """An engine configured from the saved settings."""
+    def engine_for(
+        cls, settings: Settings, history: Any = None, idle_seconds: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> Engine:
+        """An engine configured from the saved settings (``clock``: its wall clock; tests step it)."""
         mode, idle = settings.mode()
         return Engine(
-            settings.model_spec(), mode, idle if idle_seconds is None else idle_seconds,
-            check_memory=bool(settings.get("memory/check_fit")), history=history,
+            settings.model_spec(), mode, idle if idle_seconds is None else idle_seconds, clock=clock,
+            check_memory=bool(settings.get("memory/check_fit")),
+            history=HistoryFilter(history) if history is not None else None,
         )
 
     def _on_setting(self, key: str, _value: Any) -> None:
@@ -93,6 +102,9 @@ class JobController(QObject):
             self.engine.set_mode(mode, idle if self._idle_seconds is None else self._idle_seconds)
         elif key in MODEL_KEYS:
             self.engine.set_model(settings.model_spec())
+            tasks = tasks_for(settings.get("model/preset"))
+            if tasks and settings.get("ocr/task") not in (DEFAULT_TASK, *(t.id for t in tasks)):
+                settings.set("ocr/task", DEFAULT_TASK)  # a task the new model does not have: its default task
         elif key == "memory/check_fit":
             self.engine.set_memory_check(bool(settings.get(key)))
         elif key == "history/keep" and self.history is not None:
@@ -145,29 +157,46 @@ class JobController(QObject):
         client: Client = Client.WINDOW,
         client_name: str = "",
         temporary: bool = False,
+        first: bool = False,
     ) -> list[int]:
         """Queue files as they are (no folder walk); the job ids. ``temporary``: the files are the app's own
-        copies, removed when their job ends for good."""
+        copies, removed when their job ends for good. ``first``: interactive (a screen capture): it runs right
+        after the page being read now (``Engine.submit``)."""
         if self._closing:
             for f in files if temporary else ():
                 _remove(os.fspath(f))
             return []
-        options = options or self.default_options()
+        options = resolve_task(options or self.default_options(), self._spec())
+        jump = {"first": True} if first else {}
         if not temporary:
-            return self.engine.submit(files, options, client=client, client_name=client_name)
+            return self.engine.submit(files, options, client=client, client_name=client_name, **jump)
         ids: list[int] = []
         for f in files:  # one at a time, so a file the queue refuses (full) is known and removed
-            got = self.engine.submit([f], options, client=client, client_name=client_name, temporary=True)
+            got = self.engine.submit([f], options, client=client, client_name=client_name, temporary=True, **jump)
             if not got:
                 _remove(os.fspath(f))
             ids += got
         return ids
+
+    def _spec(self) -> Any:
+        """The model the next job is read with (its tasks decide the prompt and the answer format)."""
+        spec = getattr(self.engine, "spec", None)
+        if spec is None and self.settings is not None:
+            spec = self.settings.model_spec()
+        return spec
 
     def temp_dir(self, kind: str) -> Path:
         """A private folder (0700) for this process's temporary files of one kind; removed at shutdown."""
         folder = paths.new_temp_dir(kind)
         self._temp_dirs.append(folder)
         return folder
+
+    def reread(self, path: str, page: int, text_layer: TextLayer, history_id: int | None = None) -> list[int]:
+        """Read one page again: with the model (a text layer the person does not trust) or from its text
+        layer (one the check rejected), into the document's history record when there is one."""
+        options = replace(self.default_options(), pages=frozenset({page}), text_layer=text_layer,
+                          history_id=history_id)
+        return self.submit_files([path], options)
 
     # ----------------------------------------------------------------- retries
     def set_retry_offer(self, kind: ErrorKind, offer: Callable[[JobResult], bool]) -> None:
@@ -180,9 +209,13 @@ class JobController(QObject):
         return result.job_id in self._held
 
     def retry(self, result: JobResult, password: str | None = None) -> list[int]:
-        """Submit a held job again (after a password or a finished download), with its own options."""
+        """Submit a held job again (after a password or a finished download), with its own options. A job
+        that read some pages already (its text layer, while the model was missing) reads only the others,
+        into the same history record."""
         self._held.pop(result.job_id, None)
         options = replace(result.options, password=password) if password is not None else result.options
+        if result.pages and result.missing_pages:
+            options = replace(options, pages=result.missing_pages, history_id=result.history_id)
         return self.submit_files([result.path], options, client=result.client, temporary=result.temporary)
 
     def abandon(self, result: JobResult) -> None:
@@ -190,6 +223,7 @@ class JobController(QObject):
         self._held.pop(result.job_id, None)
         if result.temporary:
             _remove(result.path)
+        self.jobAbandoned.emit(result)
 
     # ----------------------------------------------------------------- engine pass-through
     def cancel(self, job_id: int) -> None:
@@ -201,6 +235,15 @@ class JobController(QObject):
     def unload_now(self) -> None:
         self.engine.unload_now()
 
+    def load_now(self, keep_alive: float | None = None) -> None:
+        """Load the model now (prewarm); ``keep_alive`` as a job's (None: the memory mode)."""
+        if not self._closing:
+            self.engine.load_now(keep_alive)
+
+    def room(self) -> int:
+        """How many more documents the queue takes now (0: a submission is refused as full)."""
+        return 0 if self._closing else self.engine.room()
+
     def request_status(self) -> None:
         self.engine.request_status()
 
@@ -209,11 +252,24 @@ class JobController(QObject):
         return self.engine.busy
 
     # ----------------------------------------------------------------- results
+    def _on_queued(self, info: JobInfo) -> None:
+        self._outputs[info.job_id] = info.options.output
+        self.jobQueued.emit(info)
+
+    def _on_page_finished(self, page: PageResult) -> None:
+        """Each page goes out with the format of its text (``PageResult.output``), for every client."""
+        self.pageFinished.emit(with_output(page, self._outputs.get(page.job_id, "")))
+
     def _on_ended(self, result: JobResult) -> None:
+        output = self._outputs.pop(result.job_id, result.options.output)
+        if result.pages:
+            result = replace(result, pages=tuple(with_output(p, output) for p in result.pages))
         log.info("job %d %s: %d of %d page(s) in %.1f s%s", result.job_id, result.status.value, len(result.pages),
                  result.page_count, result.seconds, f" ({result.error_kind.value})" if result.error_kind else "")
         offer = self._offers.get(result.error_kind) if result.error_kind is not None else None
-        if result.status is JobStatus.FAILED and offer is not None and not self._closing:
+        # an API client gets its error back: no question is asked in the window on its behalf
+        if result.status is JobStatus.FAILED and offer is not None and not self._closing \
+                and result.client is not Client.API:
             self._held[result.job_id] = result  # held first: the offer may retry at once
             if not offer(result):
                 self._held.pop(result.job_id, None)
@@ -238,6 +294,34 @@ class JobController(QObject):
             shutil.rmtree(folder, ignore_errors=True)
         self._temp_dirs.clear()
         return ok
+
+
+class HistoryFilter:
+    """The history sink the engine writes to, less the jobs whose options say ``record_history=False``
+    (API jobs when the user keeps them out of the history)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._skipped = -1  # records handed out for skipped documents: negative, never a real id
+
+    def start_document(self, path: str, pages: int, model: str, history_id: int | None = None,
+                       options: OcrOptions | None = None, model_source: str = "") -> int:
+        if options is not None and not options.record_history:
+            self._skipped -= 1
+            return self._skipped
+        return int(self.store.start_document(path, pages, model, history_id, options, model_source))
+
+    def add_page(self, record: int, page: Any) -> None:
+        if record >= 0:
+            self.store.add_page(record, page)
+
+    def finish_document(self, record: int, status: JobStatus, error: str | None = None,
+                        kind: ErrorKind | None = None) -> None:
+        if record >= 0:
+            self.store.finish_document(record, status, error, kind)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
 
 def expand_and_check(sources: list[str]) -> tuple[list[str], list[documents.DocumentError]]:

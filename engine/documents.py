@@ -178,9 +178,15 @@ def _pillow_formats(heif: bool) -> tuple[str, ...]:
 
 
 def formats_label() -> str:
-    """The formats a person can drop, for the drop zone's hint: HEIC only when its plugin is here."""
-    names = ["PNG", "JPEG", "TIFF"] + (["HEIC"] if _heif_plugin() else []) + ["PDF"]
+    """The formats a person can drop, for the drop zone's hint and the file dialog: HEIC only when its
+    plugin is here."""
+    names = ["PNG", "JPEG", "TIFF", "GIF", "WebP", "BMP"] + (["HEIC"] if _heif_plugin() else []) + ["PDF"]
     return ", ".join(names)
+
+
+def readable_suffixes() -> frozenset[str]:
+    """The file name endings a folder walk and the file dialog offer (HEIC/AVIF only with their plugin)."""
+    return frozenset(PDF_SUFFIXES | IMAGE_SUFFIXES | (HEIC_SUFFIXES if _heif_plugin() else set()))
 
 
 @lru_cache(maxsize=1)
@@ -263,7 +269,7 @@ def _walk(folder: str, add, problems: list[DocumentError], visiting: set[str]) -
             continue
         if is_dir:
             _walk(entry.path, add, problems, visiting)
-        elif is_file and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
+        elif is_file and Path(entry.name).suffix.lower() in readable_suffixes():
             add(entry.path)
         elif not is_file and not is_dir:
             problems.append(DocumentError(entry.path, "a broken link or a symbolic link loop"))

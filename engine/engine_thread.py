@@ -3,7 +3,8 @@
 ``Engine`` lives in the caller's thread (the GUI thread, or the CLI's main thread).
 It talks to ``_Worker``, which lives in the engine thread, only through queued
 signals, so nothing here ever blocks the caller. The worker runs jobs one at a time,
-FIFO; between tokens it pumps its own event queue, so cancel, unload-now, mode
+FIFO, except that a priority job (a screen capture) runs between two pages of the running one
+(ADR 0001, "Priority jobs"); between tokens it pumps its own event queue, so cancel, unload-now, mode
 changes and shutdown are seen mid-job.
 """
 
@@ -98,6 +99,7 @@ class _Worker(QObject):
         self._queue: collections.deque[_Job] = collections.deque()
         self._starting: collections.deque[_Job] = collections.deque()
         self._current: _Job | None = None
+        self._paused: list[_Job] = []  # running jobs that let a priority job run between two of their pages
         self._cancelled: set[int] = set()
         self._actions: collections.deque[Action] = collections.deque()
         self._in_action = False
@@ -127,14 +129,17 @@ class _Worker(QObject):
             if self._shutting_down:
                 self._finish_unstarted(job, JobStatus.CANCELLED, None, None)
                 continue
-            self._queue.append(job)
+            if job.info.priority:  # after the priority jobs already waiting, before every other job
+                self._queue.insert(sum(1 for j in self._queue if j.info.priority), job)
+            else:
+                self._queue.append(job)
             self._apply(self._lc.job_queued())
         self._emit_state()
 
     @Slot(object)
     def cancel(self, job_id: int | None) -> None:
         """Cancel one job (queued or running), or every job when ``job_id`` is None."""
-        for job in [self._current, *self._starting]:
+        for job in [self._current, *self._paused, *self._starting]:
             if job is not None and (job_id is None or job.info.job_id == job_id):
                 self._cancelled.add(job.info.job_id)
         for job in [j for j in self._queue if job_id is None or j.info.job_id == job_id]:
@@ -148,6 +153,14 @@ class _Worker(QObject):
         self._apply(self._lc.request_unload())
         self._emit_state()
 
+    @Slot(object)
+    def load_now(self, keep_alive: float | None) -> None:
+        """Prewarm: load the model now (a loaded model gets a hold from now; see Lifecycle.request_load)."""
+        if self._shutting_down:
+            return
+        self._apply(self._lc.request_load(keep_alive))
+        self._emit_state()
+
     @Slot(object, object)
     def set_mode(self, mode: Mode, idle_timeout_s: float | None) -> None:
         self._apply(self._lc.set_mode(Mode(mode), idle_timeout_s))
@@ -158,6 +171,7 @@ class _Worker(QObject):
         if spec == self._spec:
             return
         self._spec = spec
+        self._lc.last_error, self._error_kind = None, None  # another model: the last one's failure is history
         if self.backend.loaded or self._lc.state is State.LOADING:
             self._apply(self._lc.request_unload())  # the next job loads the new model
         self._emit_state()
@@ -261,9 +275,18 @@ class _Worker(QObject):
         return self._lc.unload_finished()
 
     def _fail_waiting(self) -> None:
+        """A load failed: the jobs that waited for it fail with its error. When the model is only missing,
+        each job still reads the pages that need no model (a PDF's text layer) and names the rest."""
         error = self._lc.last_error or "the model could not be loaded"
         while self._queue:
             job = self._queue.popleft()
+            if self._error_kind is ErrorKind.MODEL_MISSING and not self._shutting_down:
+                held, self._in_action = self._in_action, True  # no load may start while these are read
+                try:
+                    self._read(job, model_ready=False)
+                finally:
+                    self._in_action = held
+                continue
             name = display_name(job.info.path)
             self._finish_unstarted(job, JobStatus.FAILED, f"{name}: not processed — {error}", self._error_kind)
 
@@ -274,13 +297,21 @@ class _Worker(QObject):
 
     # ----------------------------------------------------------------- one job
     def _run_next_job(self) -> list[Action]:
-        job = self._current = self._starting.popleft()
+        job = self._starting.popleft()
+        self._read(job, model_ready=True)
+        return self._lc.job_finished(job.options.keep_alive)
+
+    def _read(self, job: _Job, model_ready: bool) -> None:
+        """Read one document page by page; without a model (it is not downloaded) only the pages that need
+        none, the others named as waiting for it (a retry reads just those, into the same history record)."""
+        self._current = job
         info, opts = job.info, job.options
         self.jobStarted.emit(info)
         t0 = time.perf_counter()
         pages: list[PageResult] = []
         status, error, kind = JobStatus.DONE, None, None
         count, doc, record = 0, None, None
+        waiting: list[int] = []  # pages that need the model, when it is missing
         spec = self.backend.spec or self._spec
         limits = spec.with_limits(opts.max_side)
         try:
@@ -289,7 +320,7 @@ class _Worker(QObject):
                 max_side=limits.max_side,
                 max_pixels=limits.max_pixels,
                 dpi=opts.dpi,
-                text_layer=opts.text_layer.value,
+                text_layer=opts.text_layer,
                 password=opts.password,
             )
             count = doc.page_count
@@ -300,6 +331,11 @@ class _Worker(QObject):
                 )
             for page in doc.pages(opts.pages):
                 self._check_cancel(info.job_id)
+                if not model_ready and page.text is None and page.error is None:
+                    waiting.append(page.number)
+                    del page
+                    QCoreApplication.processEvents()
+                    continue
                 self.pageStarted.emit(PageProgress(info.job_id, info.path, page.number, page.count))
                 result = self._ocr_page(info, opts, spec, page)
                 del page
@@ -308,7 +344,14 @@ class _Worker(QObject):
                     self._record(partial(history.add_page, record, result))  # committed the moment it is done
                 self.pageFinished.emit(result)
                 QCoreApplication.processEvents()
+                if model_ready:
+                    self._yield_to_priority(job)
             self._check_cancel(info.job_id)
+            if waiting:
+                status, kind = JobStatus.FAILED, ErrorKind.MODEL_MISSING
+                why = self._lc.last_error or "the model is not downloaded"
+                read = f"{len(waiting)} of {count} page(s) need the model" if pages else "not processed"
+                error = f"{display_name(info.path)}: {read} — {why}"
         except Cancelled:
             status = JobStatus.CANCELLED
         except PasswordRequired as e:
@@ -332,13 +375,32 @@ class _Worker(QObject):
             _result(
                 info, status, tuple(pages), count, error=error, error_kind=kind,
                 seconds=time.perf_counter() - t0, peak_memory=peak,
+                history_id=record if record is not None and record >= 0 else None,
             )
         )
-        return self._lc.job_finished()
+
+    def _yield_to_priority(self, job: _Job) -> None:
+        """Between two pages of ``job``: run the priority jobs that wait (a screen capture) right here, one at a
+        time, then go on with the next page. The lifecycle stays BUSY: it counts each one as withdrawn from
+        the queue, and its hold as a load-now hold (docs/adr/0001-lifecycle-rules.md, "Priority jobs")."""
+        if job.info.priority:
+            return  # a priority job is never paused: the next one waits for it at the front of the queue
+        while self._queue and self._queue[0].info.priority and not self._shutting_down:
+            waiting = self._queue.popleft()
+            self._lc.job_withdrawn()  # BUSY: no action follows
+            self._paused.append(job)
+            try:
+                self._read(waiting, model_ready=True)
+            finally:
+                self._paused.pop()
+                self._current = job
+            if not self._lc.unload_pending:
+                self._lc.request_load(waiting.options.keep_alive)  # BUSY: only records the job's hold
+            self._emit_state()
 
     def _ocr_page(self, info: JobInfo, opts: OcrOptions, spec: ModelSpec, page) -> PageResult:
-        failed = getattr(page, "error", None)
-        rejected = getattr(page, "text_layer_rejected", None)
+        failed = page.error
+        rejected = page.text_layer_rejected
         if failed is not None:  # one bad page costs one page: reported, and the document goes on
             return PageResult(info.job_id, info.path, page.number, page.count, "", PageSource.FAILED, spec.label,
                               error=failed)
@@ -470,6 +532,7 @@ class Engine(QObject):
     _toMemoryCheck = Signal(bool)
     _toReport = Signal()
     _toShutdown = Signal()
+    _toLoad = Signal(object)
 
     def __init__(
         self,
@@ -511,6 +574,7 @@ class Engine(QObject):
         self._toSubmit.connect(worker.submit)
         self._toCancel.connect(worker.cancel)
         self._toUnload.connect(worker.unload_now)
+        self._toLoad.connect(worker.load_now)
         self._toMode.connect(worker.set_mode)
         self._toModel.connect(worker.set_model)
         self._toMemoryCheck.connect(worker.set_memory_check)
@@ -532,7 +596,7 @@ class Engine(QObject):
 
     def _disconnect_worker(self) -> None:
         for sig in (
-            self._toSubmit, self._toCancel, self._toUnload, self._toMode,
+            self._toSubmit, self._toCancel, self._toUnload, self._toLoad, self._toMode,
             self._toModel, self._toMemoryCheck, self._toReport, self._toShutdown,
         ):
             try:
@@ -574,8 +638,12 @@ class Engine(QObject):
         client: Client = Client.WINDOW,
         client_name: str = "",
         temporary: bool = False,
+        first: bool = False,
     ) -> list[int]:
         """Queue documents (FIFO). Returns the new job ids; duplicates already queued are skipped.
+
+        ``first``: an interactive job (a screen capture) that jumps the queue: it runs right after the page
+        being read now, then the running document goes on (``JobInfo.priority``).
 
         A document refused because the queue is full is named in ``notice`` and reported as a
         ``jobRejected`` result (``ErrorKind.QUEUE``). ``temporary``: the files are the app's own
@@ -602,8 +670,8 @@ class Engine(QObject):
                 self.jobRejected.emit(_result(refused, JobStatus.FAILED, error=message, error_kind=ErrorKind.QUEUE))
                 continue
             queued_paths.add(key)
-            position = len(self._outstanding) + len(jobs)
-            info = JobInfo(next(self._ids), path, position, options, client, client_name, temporary)
+            position = 0 if first else len(self._outstanding) + len(jobs)
+            info = JobInfo(next(self._ids), path, position, options, client, client_name, temporary, priority=first)
             jobs.append(_Job(info))
         for job in jobs:
             self._outstanding[job.info.job_id] = job
@@ -620,6 +688,10 @@ class Engine(QObject):
 
     def unload_now(self) -> None:
         self._toUnload.emit()
+
+    def load_now(self, keep_alive: float | None = None) -> None:
+        """Load the model now (prewarm), with a hold of ``keep_alive`` seconds (None: the memory mode's)."""
+        self._toLoad.emit(keep_alive)
 
     def set_mode(self, mode: Mode, idle_timeout_s: float | None = None) -> None:
         self._mode = Mode(mode)

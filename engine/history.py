@@ -117,8 +117,48 @@ def _v3(db: sqlite3.Connection) -> None:
     )
 
 
+# the answer format of each preset's default prompt when _v4 was written (every page before it was read so)
+_V4_DEFAULT_OUTPUT = {
+    "mlx-community/PaddleOCR-VL-1.5-bf16": "plain",
+    "mlx-community/GLM-OCR-bf16": "markdown",
+    "mlx-community/LightOnOCR-2-1B-bf16": "markdown",
+    "mlx-community/DeepSeek-OCR-8bit": "grounded-markdown",
+}
+
+
+def _v4(db: sqlite3.Connection) -> None:
+    """The format of each page's text (``PageResult.output``, engine.formats.OutputFormat), so a table read
+    as OTSL shows as a table again. Pages stored before were read with their model's default prompt: a text
+    layer (or a failed page) is plain text, a preset's page the format of its default task, a custom
+    model's Markdown."""
+    db.execute("ALTER TABLE pages ADD COLUMN output TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE pages SET output = 'plain' WHERE source != 'model'")
+    for repo, output in _V4_DEFAULT_OUTPUT.items():
+        db.execute(
+            "UPDATE pages SET output = ? WHERE source = 'model'"
+            " AND document_id IN (SELECT id FROM documents WHERE model_source = ?)",
+            (output, repo),
+        )
+    db.execute("UPDATE pages SET output = 'markdown' WHERE output = ''")
+
+
+def _v5(db: sqlite3.Connection) -> None:
+    """The picture a screen capture read, kept with its document (a PNG of at most ``MAX_IMAGE_BYTES``); it
+    goes when the document goes (delete, clear, prune) by the foreign key, and is as private as the rest."""
+    db.execute(
+        """CREATE TABLE images (
+               document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+               png BLOB NOT NULL,
+               width INTEGER NOT NULL,
+               height INTEGER NOT NULL
+           )"""
+    )
+
+
+MAX_IMAGE_BYTES = 1_000_000
+
 # version N is reached by running MIGRATIONS[N - 1] on version N - 1, in one transaction
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -269,6 +309,8 @@ class ResumePlan:
             max_side=kept.get("max_side", base.max_side),
             text_layer=TextLayer.parse(kept.get("text_layer", base.text_layer)),
             prompt=kept.get("prompt", base.prompt),
+            task=kept.get("task"),  # the task it was read with (None before tasks were stored: the default)
+            output="",  # resolved again for the model it is read with now
             pages=self.pages,
             history_id=self.history_id,
         )
@@ -452,17 +494,19 @@ class HistoryStore:
         return record
 
     def add_page(self, record: int, page: PageResult) -> None:
-        """Commit one finished page at once (a failed page too, with its error: it counts as missing)."""
+        """Commit one finished page at once (a failed page too, with its error: it counts as missing). Its
+        format is the page's own, else its document's (the job's options), plain for a text layer."""
         with self._connection() as db, _transaction(db):
             db.execute(
                 "INSERT OR REPLACE INTO pages (document_id, page, text, source, model, prompt_tokens,"
                 " generation_tokens, seconds, first_token_seconds, tokens_per_second, peak_memory, finished, error,"
-                " text_layer_rejected)"
-                " SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM documents WHERE id = ?",  # nothing if deleted
+                " text_layer_rejected, output)"  # nothing is written if the document was deleted meanwhile
+                " SELECT id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM documents WHERE id = ?",
                 (
                     page.page, _storable(page.text), PageSource(page.source).value, page.model, page.prompt_tokens,
                     page.generation_tokens, page.seconds, page.first_token_seconds, page.tokens_per_second,
-                    page.peak_memory, time.time(), page.error, page.text_layer_rejected, record,
+                    page.peak_memory, time.time(), page.error, page.text_layer_rejected,
+                    _output_of(db, record, page), record,
                 ),
             )
 
@@ -549,14 +593,14 @@ class HistoryStore:
                 raise HistoryError(f"there is no document {record} in the history")
             rows = db.execute(
                 "SELECT page, text, source, model, prompt_tokens, generation_tokens, seconds, first_token_seconds,"
-                " tokens_per_second, peak_memory, error, text_layer_rejected, finished"
+                " tokens_per_second, peak_memory, error, text_layer_rejected, finished, output"
                 " FROM pages WHERE document_id = ? ORDER BY page",
                 (record,),
             ).fetchall()
         path, count = os.fsdecode(bytes(head[0])), head[1]
         return [
             PageResult(-record, path, r[0], count, r[1], PageSource(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-                       error=r[10], text_layer_rejected=r[11], finished=r[12])
+                       error=r[10], text_layer_rejected=r[11], finished=r[12], output=r[13])
             for r in rows
         ]
 
@@ -579,6 +623,24 @@ class HistoryStore:
         if stored is not None and stored[0] is not None and (stored[0], stored[1]) != (size, mtime):
             raise HistoryError(f"{name}: the file changed since it was read; OCR it again from the start")
         return ResumePlan(record, doc.path, frozenset(doc.missing), doc.model_source, doc.options)
+
+    # ------------------------------------------------------------- captured pictures
+    def set_image(self, record: int, png: bytes, width: int, height: int) -> bool:
+        """Keep the picture a capture read with its document (False: too large, or no such document)."""
+        if len(png) > MAX_IMAGE_BYTES or not png.startswith(b"\x89PNG\r\n\x1a\n"):
+            return False
+        with self._connection() as db, _transaction(db):
+            if db.execute("SELECT 1 FROM documents WHERE id = ?", (record,)).fetchone() is None:
+                return False
+            db.execute("INSERT OR REPLACE INTO images (document_id, png, width, height) VALUES (?, ?, ?, ?)",
+                       (record, sqlite3.Binary(png), int(width), int(height)))
+        return True
+
+    def image(self, record: int) -> bytes | None:
+        """The PNG kept with a document, if any."""
+        with self._connection() as db:
+            row = db.execute("SELECT png FROM images WHERE document_id = ?", (record,)).fetchone()
+        return bytes(row[0]) if row is not None else None
 
     # ------------------------------------------------------------- deleting
     def delete(self, record: int) -> bool:
@@ -656,9 +718,13 @@ class HistoryStore:
         for (text,) in db.execute("SELECT text FROM pages WHERE document_id = ? ORDER BY page", (doc_id,)):
             at = text.lower().find(needle)
             if at >= 0:
-                start = max(0, at - SNIPPET_CHARS // 2)
-                piece = " ".join(text[start:start + SNIPPET_CHARS].split())
-                return ("…" if start else "") + piece + ("…" if start + SNIPPET_CHARS < len(text) else "")
+                start, end = max(0, at - SNIPPET_CHARS // 2), min(len(text), at + len(needle) + SNIPPET_CHARS // 2)
+                while start > 0 and not text[start - 1].isspace() and at - start < SNIPPET_CHARS:
+                    start -= 1  # whole words: back to the start of the first one…
+                while end < len(text) and not text[end].isspace() and end - at < SNIPPET_CHARS:
+                    end += 1  # …and on to the end of the last
+                piece = " ".join(text[start:end].split())
+                return ("…" if start else "") + piece + ("…" if end < len(text) else "")
         return None
 
 
@@ -689,6 +755,20 @@ def _kind(value: str | None) -> ErrorKind | None:
         return ErrorKind(value) if value else None
     except ValueError:
         return None
+
+
+def _output_of(db: sqlite3.Connection, record: int, page: PageResult) -> str:
+    """A page's format: its own, plain for a text layer, else the one its document's options name."""
+    if page.output:
+        return page.output
+    if PageSource(page.source) is not PageSource.MODEL:
+        return "plain"
+    row = db.execute("SELECT options FROM documents WHERE id = ?", (record,)).fetchone()
+    try:
+        kept = json.loads(row[0]) if row is not None and row[0] else {}
+    except ValueError:
+        return ""
+    return str(kept.get("output") or "") if isinstance(kept, dict) else ""
 
 
 def _storable(text: str) -> str:

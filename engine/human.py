@@ -33,6 +33,29 @@ def one_line(e: BaseException | str, limit: int = ONE_LINE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+NETWORK_WORDS = (
+    "name or service not known", "temporary failure in name resolution", "nodename nor servname",
+    "network is unreachable", "no route to host", "connection refused", "connection reset", "timed out",
+    "failed to establish a new connection", "the hub cannot be reached", "getaddrinfo failed",
+)
+DISK_FULL_WORDS = ("no space left on device", "disk quota exceeded", "database or disk is full")
+PERMISSION_WORDS = ("permission denied", "operation not permitted", "read-only file system")
+
+
+def plain_problem(error: BaseException | str) -> str | None:
+    """What a technical error means in words a person knows — ``No internet connection``, ``The disk is
+    full``, ``Permission denied`` — or None when it is none of these (then its own one line is shown)."""
+    errno_value = getattr(error, "errno", None)
+    text = str(error).lower()
+    if errno_value in (28, 122) or any(w in text for w in DISK_FULL_WORDS):
+        return "The disk is full"
+    if errno_value in (1, 13, 30) or any(w in text for w in PERMISSION_WORDS):
+        return "Permission denied"
+    if any(w in text for w in NETWORK_WORDS):
+        return "No internet connection"
+    return None
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     """``1 page``, ``3 pages``."""
     return f"{n} {word if n == 1 else (words or word + 's')}"

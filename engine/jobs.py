@@ -51,6 +51,9 @@ class ErrorKind(enum.StrEnum):
     MEMORY = "memory"  # the model does not fit in the memory available now
     QUEUE = "queue"  # not queued: the queue is full
     ENGINE = "engine"  # the engine thread stopped unexpectedly
+    AUTH = "auth"  # local API: no token, a wrong token, or a Host that is not a loopback name
+    REQUEST = "request"  # local API: the request itself is wrong (a field, a size, a method)
+    NOT_FOUND = "not-found"  # local API: no such endpoint, or a model id that is not the app's
 
 
 class PageSource(enum.StrEnum):
@@ -102,6 +105,10 @@ class OcrOptions:
     pages: frozenset[int] | None = None  # only these 1-based pages (resume); None = all
     history_id: int | None = None  # resume into this history record instead of starting a new one
     prompt: str | None = None  # the model's prompt for this job (a task); None = the model's own
+    keep_alive: float | None = None  # seconds the model stays after this job (0: release, -1: for ever); None = mode
+    record_history: bool = True  # commit this job's pages to the history (False: an API job kept out of it)
+    task: str | None = None  # the model's task (engine.formats.tasks: "text", "table"…); None = its default
+    output: str = ""  # the format of the model's answers (engine.formats.OutputFormat); "" = not resolved yet
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text_layer", TextLayer.parse(self.text_layer))
@@ -115,6 +122,8 @@ class OcrOptions:
             "text_layer": self.text_layer.value,
             "pages": sorted(self.pages) if self.pages is not None else None,
             "prompt": self.prompt,
+            "task": self.task,
+            "output": self.output,
         }
 
 
@@ -127,6 +136,7 @@ class JobInfo:
     client: Client = Client.WINDOW
     client_name: str = ""  # e.g. an API client's User-Agent, shown in the queue
     temporary: bool = False  # the file is the app's own (clipboard, capture, upload): removed after the job
+    priority: bool = False  # interactive (a screen capture): runs next, between two pages of the running job
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,7 @@ class PageResult:
     error: str | None = None  # the page could not be read (source FAILED): one line
     text_layer_rejected: str | None = None  # a text layer was there but did not read as text: why
     finished: float = 0.0  # wall-clock time the page was committed to the history (0 when not stored)
+    output: str = ""  # the format of ``text`` (engine.formats.OutputFormat: "plain" for a text layer); "" = not known
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", PageSource(self.source))
@@ -201,6 +212,7 @@ class JobResult:
     options: OcrOptions = field(default_factory=OcrOptions)
     client: Client = Client.WINDOW
     temporary: bool = False
+    history_id: int | None = None  # the history record its pages went to (a retry or resume continues it)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", JobStatus(self.status))
@@ -226,6 +238,15 @@ class JobResult:
     @property
     def text(self) -> str:
         return "\n\n".join(p.text for p in self.pages)
+
+    @property
+    def missing_pages(self) -> frozenset[int]:
+        """The pages not read (a failed page counts as missing); empty when the document never opened."""
+        if not self.page_count:
+            return frozenset()
+        wanted = self.options.pages if self.options.pages is not None else range(1, self.page_count + 1)
+        read = {p.page for p in self.pages if p.source is not PageSource.FAILED}
+        return frozenset(n for n in wanted if n not in read)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from .formats.tasks import TASKS
 from .jobs import DEFAULT_DPI, DEFAULT_MAX_TOKENS, OcrOptions, TextLayer
 from .lifecycle import Mode
 from .models.presets import (
@@ -32,14 +33,17 @@ from .models.presets import (
     find_preset,
     preset,
 )
-from .models.store import is_repo_id, looks_like_path
+from .models.store import describe_source, is_repo_id, looks_like_path
 
 log = logging.getLogger(__name__)
 
 ORGANIZATION = "OCR Tray"
 APPLICATION = "OCR Tray"
 TABS = ("General", "Model", "OCR", "History")
-TAB_FOR_PREFIX = {"memory": "General", "ui": "General", "model": "Model", "ocr": "OCR", "history": "History"}
+TAB_FOR_PREFIX = {"memory": "General", "ui": "General", "model": "Model", "ocr": "OCR", "history": "History",
+                  "api": "General"}
+DEFAULT_TASK = "default"  # the setting "ocr/task" when the model reads with its own default task
+DEFAULT_API_PORT = 47820  # no well-known tool's port (not in /etc/services); taken → a free port is used
 
 
 class UnknownModel(ValueError):
@@ -76,6 +80,8 @@ class Setting:
     placeholder: str = ""
     separated: tuple[str, ...] = ()  # choices set apart from those before them (a separator in a pop-up menu)
     browse_folder: bool = False  # a text field with a "Choose Folder…" button
+    shortcut: bool = False  # a key combination (Qt's portable text, "Ctrl+Shift+2"): a shortcut recorder
+    check: Callable[[str], tuple[bool, str]] | None = None  # checks a typed value off the GUI thread: (ok, words)
 
     @property
     def object_name(self) -> str:
@@ -122,6 +128,23 @@ def _preset_help() -> dict[str, str]:
     return {p.id: f"{p.repo_id} · {p.licence} · {p.languages}" for p in PRESETS}
 
 
+def _task_choices() -> dict[str, str]:
+    """Each task id (first seen first) -> the label of the first preset that has it."""
+    labels: dict[str, str] = {DEFAULT_TASK: "Model's default"}
+    for tasks in TASKS.values():
+        for t in tasks:
+            labels.setdefault(t.id, t.label)
+    return labels
+
+
+def _task_help() -> dict[str, str]:
+    names = {p.id: p.label for p in PRESETS}
+    having = {tid: [names.get(pid, pid) for pid, ts in TASKS.items() if any(t.id == tid for t in ts)]
+              for tid in _task_choices() if tid != DEFAULT_TASK}
+    return {DEFAULT_TASK: "what each model reads by default",
+            **{tid: "with " + ", ".join(who) for tid, who in having.items()}}
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "memory/mode", str, Mode.IDLE_TIMEOUT.value, "Memory mode", choices=tuple(m.value for m in Mode),
@@ -158,7 +181,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "model/custom_source", str, "", "Custom model (folder or repo id)", form_label="Folder or repo:",
         enabled_when=("model/preset", CUSTOM_ID), placeholder="~/Models/my-model  or  owner/repo-name",
-        browse_folder=True,
+        browse_folder=True, check=describe_source,
     ),
     Setting(
         "model/custom_prompt", str, DEFAULT_CUSTOM_PROMPT, "Custom prompt", form_label="Prompt:",
@@ -186,11 +209,60 @@ SETTINGS: tuple[Setting, ...] = (
         cli_flag="--no-text-layer", cli_help="read every page with the model, even born-digital ones",
         option="text_layer", to_option=lambda v: TextLayer.AUTO if v else TextLayer.NEVER,
     ),
+    Setting(
+        "ocr/task", str, DEFAULT_TASK, "Task", choices=tuple(_task_choices()),
+        help="which of its tasks the model is asked for (the buttons under the drop zone show the model's own)",
+        cli_flag="--task", cli_metavar="ID",
+        cli_help="the model's task: " + "; ".join(f"{pid}: {', '.join(t.id for t in ts)}" for pid, ts in TASKS.items())
+        + " (the first is the model's default)",
+        option="task", to_option=lambda v: None if v == DEFAULT_TASK else v,
+        choice_labels=_task_choices(), choice_help=_task_help(),
+    ),
     Setting("ui/auto_copy", bool, False, "Copy finished text to the clipboard", form_label="When done:"),
     Setting("ui/notify", bool, True, "Notify when a job finishes while the window is hidden"),
     Setting(
+        "history/enabled", bool, True, "Keep a history of the documents read",
+        help="off: nothing read from now on is stored (what is stored stays until you clear it)",
+        form_label="History:", option="record_history",
+    ),
+    Setting(
         "history/keep", int, 0, "Keep history of the last N documents", 0, 100_000,
-        help="0 keeps everything", zero_text="All",
+        help="0 keeps everything", zero_text="All", enabled_when=("history/enabled", True),
+    ),
+    Setting(
+        "capture/shortcut", str, "Ctrl+Shift+2", "Capture Text shortcut", form_label="Shortcut:",
+        help="works while another app is in front (⇧⌘2 on a Mac); clear it for none — the menu, the "
+             "`ocr-tray capture` command and (macOS) ocrtray://capture still capture",
+        shortcut=True,
+    ),
+    Setting(
+        "capture/show_in", str, "popover", "Show the text", choices=("popover", "window"),
+        choice_labels={"popover": "In a small panel by the menu-bar icon", "window": "In the main window"},
+    ),
+    Setting(
+        "capture/copy", bool, True, "Copy the text to the clipboard when it is read", form_label="When done:",
+        help="a notification says what was copied; click it to see the text",
+    ),
+    Setting(
+        "capture/keep_image", bool, True, "Keep the captured picture with its history entry", form_label="Picture:",
+        help="at most 2 megapixels and 1 MB; it goes when the entry goes",
+    ),
+    Setting(
+        "api/enabled", bool, True, "Serve other programs on this computer through the local API",
+        help="127.0.0.1 only; a program needs the token in the app's private discovery file",
+        form_label="Local API:",
+    ),
+    Setting(
+        "api/port", int, DEFAULT_API_PORT, "Port", 0, 65535, help="when it is taken, a free port is used",
+        zero_text="Any free port", enabled_when=("api/enabled", True),
+    ),
+    Setting(
+        "api/max_upload_mb", int, 200, "Largest upload", 1, 10_000, suffix=" MB",
+        help="larger uploads are refused (413) before they are read", enabled_when=("api/enabled", True),
+    ),
+    Setting(
+        "api/keep_history", bool, True, "Keep documents read for other programs in the history",
+        form_label="History:", enabled_when=("api/enabled", True),
     ),
 )
 

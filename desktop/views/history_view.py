@@ -16,6 +16,7 @@ Signals, for the app to wire:
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -45,6 +46,15 @@ NAME, STATUS, WHEN = range(3)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_DELAY_MS = 250
 LIST_LIMIT = 2000  # rows shown at once; search reaches the rest
+
+
+def short_folder(path: str) -> str:
+    """The document's folder as a person recognises it: ``~/Downloads/scans``."""
+    folder = os.path.dirname(path)
+    home = os.path.expanduser("~")
+    if folder == home or folder.startswith(home + os.sep):
+        folder = "~" + folder[len(home):]
+    return folder or "/"
 
 
 def status_text(doc: HistoryDocument) -> str:
@@ -103,6 +113,7 @@ class HistoryView(QWidget):
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(WHEN, QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(90)  # an empty list (no match) keeps readable columns
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.tree.itemActivated.connect(lambda *_: self.open_selected())
 
@@ -158,12 +169,22 @@ class HistoryView(QWidget):
         self.tree.clear()
         for doc in self.documents:
             when = time.strftime("%d %b %H:%M", time.localtime(doc.started))
-            item = QTreeWidgetItem([doc.name, status_text(doc), when])
+            item = QTreeWidgetItem([f"{doc.name}  ·  {short_folder(doc.path)}", status_text(doc), when])
             item.setData(NAME, ID_ROLE, doc.id)
             item.setToolTip(NAME, doc.path)
             if doc.error:
                 item.setToolTip(STATUS, doc.error)
             self.tree.addTopLevelItem(item)
+            if doc.snippet:  # a search: where the words were found, under the document
+                found = QTreeWidgetItem([doc.snippet, "", ""])
+                found.setData(NAME, ID_ROLE, doc.id)
+                found.setToolTip(NAME, doc.snippet)
+                found.setForeground(NAME, self.palette().placeholderText())
+                font = found.font(NAME)
+                font.setItalic(True)
+                found.setFont(NAME, font)
+                item.addChild(found)
+                item.setExpanded(True)
             if doc.id == selected:
                 item.setSelected(True)
         interrupted = [d for d in self.documents if d.status is DocumentStatus.INTERRUPTED]

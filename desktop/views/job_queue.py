@@ -1,17 +1,20 @@
 """The queue (object name ``jobQueue``): one row per document with its status, page progress and a cancel button.
 
-Rows are keyed by the engine's job id. A row's cancel button exists only while the
-job is queued or running, so a long finished list holds no widgets.
+Rows are keyed by the engine's job id. A row's cancel button exists only while the job is
+queued or running; a failed row that can be tried again gets a Retry button instead
+(``offer_retry``), so a long finished list holds few widgets. Every row has a context menu
+(Cancel, Retry, Remove). With no rows, a line says what the list is for.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QStyledItemDelegate,
     QToolButton,
@@ -22,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.documents import display_name
-from engine.jobs import JobInfo, JobResult, JobStatus, PageProgress
+from engine.jobs import Client, JobInfo, JobResult, JobStatus, PageProgress
 
 from .style import secondary
 
@@ -40,12 +43,15 @@ class _RoomyRows(QStyledItemDelegate):
 class JobQueue(QWidget):
     cancelRequested = Signal(int)  # job id
     cancelAllRequested = Signal()
+    retryRequested = Signal(int)  # job id of a failed row
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("jobQueue")
         self._rows: dict[int, QTreeWidgetItem] = {}
         self._active: set[int] = set()
+        self._failed: set[int] = set()
+        self._retryable: set[int] = set()
 
         self.title = QLabel("Queue")
         self.title.setObjectName("jobQueueTitle")
@@ -72,6 +78,13 @@ class JobQueue(QWidget):
         header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(CANCEL, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(CANCEL, 28)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._menu)
+        self.empty = QLabel("Files you add are read here, one after the other.")
+        self.empty.setObjectName("jobQueueEmpty")
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        secondary(self.empty)
 
         top = QHBoxLayout()
         top.setContentsMargins(2, 0, 0, 0)
@@ -83,11 +96,18 @@ class JobQueue(QWidget):
         layout.setSpacing(4)
         layout.addLayout(top)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.empty)
+        self._changed()
 
     # ------------------------------------------------------------------ rows
     def add(self, info: JobInfo) -> None:
-        item = QTreeWidgetItem([display_name(info.path), "Waiting", ""])
-        item.setToolTip(NAME, info.path)
+        name = display_name(info.path)
+        if info.client is Client.API:  # work for another program: say which
+            name = f"{name} · {info.client_name or 'API client'} (API)"
+        item = QTreeWidgetItem([name, "Waiting", ""])
+        item.setToolTip(NAME, info.path if info.client is not Client.API
+                        else f"From the local API ({info.client_name or 'a client'}): {display_name(info.path)}")
+        item.setData(NAME, Qt.ItemDataRole.UserRole, info.client.value)
         item.setTextAlignment(STATUS, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.tree.addTopLevelItem(item)
         self._rows[info.job_id] = item
@@ -125,12 +145,32 @@ class JobQueue(QWidget):
                 text = "Failed"
             item.setToolTip(STATUS, result.error or "")
             item.setToolTip(NAME, result.error or item.toolTip(NAME))
+            self._failed.add(result.job_id)
         self._set(result.job_id, text)
         self._end(result.job_id)
+
+    def offer_retry(self, job_id: int) -> None:
+        """A finished row that can be tried again: a Retry button on it (and in its menu)."""
+        item = self._rows.get(job_id)
+        if item is None or job_id in self._active:
+            return
+        self._retryable.add(job_id)
+        button = QToolButton()
+        button.setObjectName(f"retryJob{job_id}")
+        button.setText("↻")
+        button.setToolTip("Try again")
+        button.setAutoRaise(True)
+        button.clicked.connect(lambda *_, j=job_id: self.retryRequested.emit(j))
+        self.tree.setItemWidget(item, CANCEL, button)
 
     def remove(self, job_id: int) -> None:
         if job_id not in self._rows:
             return
+        self._failed.discard(job_id)
+        self._retryable.discard(job_id)
+        item = self._rows[job_id]
+        if self.tree.itemWidget(item, CANCEL) is not None:
+            self.tree.removeItemWidget(item, CANCEL)
         self._end(job_id)
         item = self._rows.pop(job_id)
         self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
@@ -141,8 +181,16 @@ class JobQueue(QWidget):
             self.remove(job_id)
 
     # ---------------------------------------------------------------- queries
+    def name_text(self, job_id: int) -> str:
+        return self._rows[job_id].text(NAME)
+
     def status_text(self, job_id: int) -> str:
         return self._rows[job_id].text(STATUS)
+
+    def retry_button(self, job_id: int) -> QToolButton | None:
+        item = self._rows.get(job_id)
+        found = self.tree.itemWidget(item, CANCEL) if item is not None and job_id in self._retryable else None
+        return found  # type: ignore[return-value]
 
     def cancel_button(self, job_id: int) -> QToolButton | None:
         item = self._rows.get(job_id)
@@ -169,13 +217,37 @@ class JobQueue(QWidget):
         self.cancelRequested.emit(job_id)
 
     def _end(self, job_id: int) -> None:
+        was_active = job_id in self._active
         self._active.discard(job_id)
         item = self._rows.get(job_id)
-        if item is not None and self.tree.itemWidget(item, CANCEL) is not None:
+        if was_active and item is not None and self.tree.itemWidget(item, CANCEL) is not None:
             self.tree.removeItemWidget(item, CANCEL)
         self._changed()
 
     def _changed(self) -> None:
         self.cancel_all.setEnabled(bool(self._active))
-        total, active = len(self._rows), len(self._active)
-        self.title.setText(f"Queue · {active} to do" if active else ("Queue" if not total else "Queue · all done"))
+        total, active, failed = len(self._rows), len(self._active), len(self._failed)
+        if active:
+            words = f"Queue · {active} to do"
+        elif failed:
+            words = f"Queue · {failed} failed"
+        else:
+            words = "Queue · all done" if total else "Queue"
+        self.title.setText(words)
+        self.empty.setVisible(not total)
+        self.tree.setVisible(bool(total))
+
+    def _menu(self, at: QPoint) -> None:
+        item = self.tree.itemAt(at)
+        job_id = next((j for j, i in self._rows.items() if i is item), None)
+        if job_id is None:
+            return
+        menu = QMenu(self)
+        menu.setObjectName("jobQueueMenu")
+        if job_id in self._active:
+            menu.addAction("Cancel", lambda: self._cancel(job_id))
+        else:
+            if job_id in self._retryable:
+                menu.addAction("Retry", lambda: self.retryRequested.emit(job_id))
+            menu.addAction("Remove from the List", lambda: self.remove(job_id))
+        menu.popup(self.tree.viewport().mapToGlobal(at))

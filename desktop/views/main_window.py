@@ -8,9 +8,11 @@ chosen, cancels) and the app feeds it through intent methods (``job_queued``,
 ``text_delta``, ``job_ended``, ``show_message``, ``set_engine_status``, ``show_pages``…), so
 nothing outside the window reaches into its children. Closing it only hides it.
 
-Actions (object names): ``addFiles`` (⌘O), ``copyText`` (⌘C), ``saveAs`` (⌘S),
-``clearResults`` (⌘K), ``autoCopy`` and ``notifyWhenDone`` (options, bound to the
-settings ``ui/auto_copy`` and ``ui/notify``).
+Actions (object names): ``addFiles`` (⌘O), ``copyText`` (⌘C: text, HTML and Markdown), ``saveAs``
+(⌘S: .md, .txt, .html, .json, and .csv for one table), ``clearResults`` (⌘K), ``showRawText``
+(⇧⌘R) and ``showBoxes`` (⇧⌘B) in the View menu and the toolbar, ``autoCopy`` and
+``notifyWhenDone`` (options, bound to the settings ``ui/auto_copy`` and ``ui/notify``). The task
+buttons under the drop zone (``taskPicker``) set ``ocr/task``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QMainWindow,
-    QMenu,
+    QMessageBox,
     QSizePolicy,
     QSplitter,
     QTabWidget,
@@ -34,23 +36,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.documents import SUPPORTED_SUFFIXES
-from engine.jobs import EngineStatus, JobInfo, JobResult, PageProgress, PageResult, TextDelta
+from engine.documents import formats_label, readable_suffixes
+from engine.human import plural
+from engine.jobs import Client, EngineStatus, JobInfo, JobResult, PageProgress, PageResult, TextDelta
 from engine.settings import Settings
 
 from .. import icons
+from ..export import CSV_FILTER, SAVE_FILTERS, copy_pages, kind_for, mime_data, save_pages
 from .download_bar import DownloadBar
 from .drop_zone import DropZone
 from .job_queue import JobQueue
 from .message_bar import MessageBar
 from .result_view import ResultView
 from .status_bar import StatusBar
+from .task_picker import TaskPicker
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = QSize(920, 600)
-FILE_FILTER = "Images and PDFs ({})".format(" ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES)))
-SAVE_FILTERS = {"Markdown (*.md)": ".md", "Plain text (*.txt)": ".txt"}
+STRAY_SELECTION = 2  # a selection shorter than this (non-space characters) is a stray click: Copy takes all
+
+
+def file_filter() -> str:
+    """The dialog's filter: the formats the drop zone names, by their endings."""
+    return f"Images and PDFs ({' '.join(f'*{s}' for s in sorted(readable_suffixes()))})"
 
 
 class MainWindow(QMainWindow):
@@ -59,6 +68,8 @@ class MainWindow(QMainWindow):
     historyShown = Signal()  # the History tab became the visible one
     cancelRequested = Signal(int)  # a job's ✕ in the queue
     cancelAllRequested = Signal()
+    retryRequested = Signal(int)  # a failed row's Retry
+    rereadRequested = Signal(str, int, object, object)  # path, page, TextLayer, history record (or None)
     statusRefreshRequested = Signal()  # the status bar wants fresh memory figures
     downloadCancelRequested = Signal()
 
@@ -74,6 +85,7 @@ class MainWindow(QMainWindow):
         self._settings = settings
 
         self.drop_zone = DropZone()
+        self.task_picker = TaskPicker(settings)
         self.job_queue = JobQueue()
         self.result_view = ResultView()
         self.messages = MessageBar()
@@ -85,6 +97,9 @@ class MainWindow(QMainWindow):
         self.drop_zone.chooseRequested.connect(self.choose_files)
         self.job_queue.cancelRequested.connect(self.cancelRequested)
         self.job_queue.cancelAllRequested.connect(self.cancelAllRequested)
+        self.job_queue.retryRequested.connect(self.retryRequested)
+        self._history_ids: dict[int, int | None] = {}  # job id -> the history record its pages went to
+        self.result_view.rereadRequested.connect(self._reread)
         self.status.refreshRequested.connect(self.statusRefreshRequested)
         self.download_bar.cancelRequested.connect(self.downloadCancelRequested)
 
@@ -94,6 +109,7 @@ class MainWindow(QMainWindow):
         left_layout.setContentsMargins(12, 12, 6, 12)
         left_layout.setSpacing(12)
         left_layout.addWidget(self.drop_zone, 0)
+        left_layout.addWidget(self.task_picker, 0)
         left_layout.addWidget(self.job_queue, 1)
 
         right = QWidget()
@@ -129,6 +145,9 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- what the app tells it
     def job_queued(self, info: JobInfo) -> None:
         self.job_queue.add(info)
+        self.result_view.set_job_output(info.job_id, info.options.output)
+        if info.client in (Client.WINDOW, Client.TRAY, Client.CLIPBOARD, Client.HISTORY, Client.CAPTURE):
+            self.show_results()  # the person just asked for it: show where its text will appear
         self.refresh_actions()
 
     def job_started(self, info: JobInfo) -> None:
@@ -147,10 +166,29 @@ class MainWindow(QMainWindow):
     def job_ended(self, result: JobResult) -> None:
         self.job_queue.finished(result)
         self.result_view.end_job(result)
+        self._history_ids[result.job_id] = result.history_id
+
+    def _reread(self, section, text_layer) -> None:
+        """A page read again (with the model, or from its text layer), into its document's history record."""
+        record = -section.job_id if section.job_id < 0 else self._history_ids.get(section.job_id)
+        self.rereadRequested.emit(section.path, section.page, text_layer, record)
+
+    def offer_retry(self, job_id: int) -> None:
+        self.job_queue.offer_retry(job_id)
+
+    def job_retried(self, job_id: int) -> None:
+        """A failed job was submitted again (a new row): its old row goes."""
+        self.job_queue.remove(job_id)
 
     def job_text(self, job_id: int) -> str:
         """A job's text as Copy would give it (for "Copy when done")."""
-        return self.result_view.export("txt", [s for s in self.result_view.sections if s.job_id == job_id])
+        return self.result_view.export("plain", [s for s in self.result_view.sections if s.job_id == job_id])
+
+    def copy_job(self, job_id: int) -> str | None:
+        """A job's pages on the clipboard as Copy puts them (text, HTML, Markdown), for "Copy when done".
+        The plain text, or None while a large document is prepared off this thread."""
+        pages, _, docs = self.result_view.snapshot([s for s in self.result_view.sections if s.job_id == job_id])
+        return copy_pages(pages, docs, self.result_view.show_raw)
 
     def show_pages(self, pages: list[PageResult]) -> None:
         """Stored pages (from the history) shown as if they had just been read."""
@@ -158,8 +196,9 @@ class MainWindow(QMainWindow):
         self.show_results()
         self.refresh_actions()
 
-    def show_message(self, text: str) -> None:
-        self.messages.add(text)
+    def show_message(self, text: str, retry=None) -> None:
+        """One row in the message strip; ``retry`` (a callable) adds a Retry button to it."""
+        self.messages.add(text, retry)
 
     def set_engine_status(self, status: EngineStatus) -> None:
         self.status.set_status(status)
@@ -197,14 +236,13 @@ class MainWindow(QMainWindow):
         tabs.currentChanged.connect(lambda i: self.historyShown.emit() if tabs.widget(i) is view else None)
         self._right_layout.setStretchFactor(tabs, 1)
         self.tabs, self.history_view = tabs, view
-        self.show_history_action = self._action(
-            "showHistory", "Show History", self.show_history, "Ctrl+Y", "Documents read before"
-        )
         self.show_results_action = self._action("showResults", "Show Results", self.show_results, "Ctrl+1")
-        view_menu = QMenu("&View", self)
-        self.menuBar().insertMenu(self._model_menu.menuAction(), view_menu)  # File, Edit, View, Model
-        view_menu.addAction(self.show_results_action)
-        view_menu.addAction(self.show_history_action)
+        self.show_history_action = self._action(
+            "showHistory", "Show History", self.show_history, "Ctrl+2", "Documents read before"
+        )
+        self._view_menu.insertAction(self.show_raw_action, self.show_results_action)  # File, Edit, View, Model…
+        self._view_menu.insertAction(self.show_raw_action, self.show_history_action)
+        self._view_menu.insertSeparator(self.show_raw_action)
 
     def show_history(self) -> None:
         if self.tabs is not None:
@@ -228,8 +266,14 @@ class MainWindow(QMainWindow):
 
     def _make_actions(self) -> None:
         self.add_files_action = self._action(
-            "addFiles", "Add Files…", self.choose_files, QKeySequence.StandardKey.Open, "Choose images or PDFs to read"
+            "addFiles", "Add Files…", self.choose_files, QKeySequence.StandardKey.Open,
+            f"Choose images or PDFs to read ({formats_label()})",
         )
+        self.add_folder_action = self._action(
+            "addFolder", "Add Folder…", self.choose_folder, "Ctrl+Shift+O", "Choose a folder: its images and PDFs"
+        )
+        self.about_action = self._action("about", "About OCR Tray", self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.copy_action = self._action(
             "copyText", "Copy", self.copy_text, QKeySequence.StandardKey.Copy, "Copy the text (or the selection)"
         )
@@ -239,6 +283,14 @@ class MainWindow(QMainWindow):
         self.clear_action = self._action(
             "clearResults", "Clear", self.clear, "Ctrl+K", "Clear the results and finished rows"
         )
+        self.show_raw_action = self._toggle(
+            "showRawText", "Show Raw Text", "Raw Text", self.result_view.set_show_raw, "Ctrl+Shift+R",
+            "Show each page's text as the model wrote it (tags and all), not rendered",
+        )
+        self.show_boxes_action = self._toggle(
+            "showBoxes", "Show Boxes", "Boxes", self.result_view.set_show_boxes, "Ctrl+Shift+B",
+            "Under each page read with its layout (DeepSeek-OCR), a picture of the page with the regions found",
+        )
         self.close_action = self._action("closeWindow", "Close Window", self.close, QKeySequence.StandardKey.Close)
         self.auto_copy_box = QCheckBox("Copy when done")
         self.auto_copy_box.setObjectName("autoCopy")
@@ -246,6 +298,17 @@ class MainWindow(QMainWindow):
         self.notify_box = QCheckBox("Notify when done")
         self.notify_box.setObjectName("notifyWhenDone")
         self.notify_box.setToolTip("Show a notification when a document finishes while this window is hidden")
+
+    def _toggle(self, name: str, text: str, short: str, slot, shortcut: str, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.setIconText(short)  # the toolbar's shorter word
+        action.setCheckable(True)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip)
+        action.toggled.connect(slot)
+        self.addAction(action)
+        return action
 
     def _make_toolbar(self) -> None:
         bar = QToolBar("Toolbar")
@@ -258,6 +321,9 @@ class MainWindow(QMainWindow):
         bar.addAction(self.copy_action)
         bar.addAction(self.save_action)
         bar.addAction(self.clear_action)
+        bar.addSeparator()
+        bar.addAction(self.show_raw_action)
+        bar.addAction(self.show_boxes_action)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
@@ -269,8 +335,10 @@ class MainWindow(QMainWindow):
         by_name = {a.objectName(): a for a in shared}
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self.add_files_action)
-        if "ocrClipboard" in by_name:
-            file_menu.addAction(by_name["ocrClipboard"])
+        file_menu.addAction(self.add_folder_action)
+        for name in ("ocrClipboard", "captureText", "captureWindow", "captureLastRegion"):
+            if name in by_name:
+                file_menu.addAction(by_name[name])
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addSeparator()
@@ -278,6 +346,9 @@ class MainWindow(QMainWindow):
         edit_menu = self.menuBar().addMenu("&Edit")
         edit_menu.addAction(self.copy_action)
         edit_menu.addAction(self.clear_action)
+        view_menu = self._view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.show_raw_action)
+        view_menu.addAction(self.show_boxes_action)
         model_menu = self._model_menu = self.menuBar().addMenu("&Model")
         for name in ("unloadModel", "openSettings"):
             if name in by_name:
@@ -285,6 +356,8 @@ class MainWindow(QMainWindow):
         if "quit" in by_name:
             file_menu.addSeparator()
             file_menu.addAction(by_name["quit"])  # moved to the app menu on macOS
+        help_menu = self._help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.about_action)  # moved to the app menu on macOS
 
     def _bind_options(self) -> None:
         self.auto_copy_box.setChecked(bool(self._settings.get("ui/auto_copy")))
@@ -306,12 +379,29 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------- commands
     def copy_text(self) -> str:
-        """The selection if there is one, else all the text, onto the clipboard. Returns what was copied."""
+        """The selection if it is more than a stray click, else all the pages (without their headings), onto
+        the clipboard as text, HTML and Markdown (tables kept), and a word in the status bar. Returns the
+        plain text copied ("" while a large document is still being prepared off this thread)."""
         selected = self.result_view.textCursor().selectedText().replace("\u2029", "\n")
-        text = selected or self.result_view.export("txt")
-        if text:
-            QGuiApplication.clipboard().setText(text)
+        if len("".join(selected.split())) < STRAY_SELECTION:
+            selected = ""
+        if selected:
+            QGuiApplication.clipboard().setMimeData(mime_data(self.result_view.selection_texts()))
+            self._copied("the selection", selected)
+            return selected
+        if not self.result_view.sections:
+            return ""
+        pages, _, docs = self.result_view.snapshot()
+        what = plural(len(pages), "page")
+        text = copy_pages(pages, docs, self.result_view.show_raw, done=lambda t: self._copied(what, t))
+        if text is None:
+            self.status.showMessage(f"Copying {what}…", 4000)
+            return ""
+        self._copied(what, text)
         return text
+
+    def _copied(self, what: str, text: str) -> None:
+        self.status.showMessage(f"Copied {what} · {plural(len(text), 'character')}", 4000)
 
     def save_as(self) -> None:
         """A non-blocking save dialog (a sheet on macOS); the file is written when it is accepted."""
@@ -321,10 +411,11 @@ class MainWindow(QMainWindow):
         dialog = QFileDialog(self, "Save Text As")
         dialog.setObjectName("saveDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilters(list(SAVE_FILTERS))
+        filters = self.save_filters()
+        dialog.setNameFilters(list(filters))
         dialog.setDefaultSuffix("md")
         dialog.selectFile(self._suggested_name())
-        dialog.filterSelected.connect(lambda f: dialog.setDefaultSuffix(SAVE_FILTERS.get(f, ".md")[1:]))
+        dialog.filterSelected.connect(lambda f: dialog.setDefaultSuffix(filters.get(f, ".md")[1:]))
         dialog.fileSelected.connect(self.write_text_file)
         dialog.finished.connect(lambda *_: self._forget_save_dialog(dialog))
         self._save_dialog = dialog
@@ -335,23 +426,42 @@ class MainWindow(QMainWindow):
         dialog.deleteLater()
 
     def _suggested_name(self) -> str:
-        sections = self.result_view.sections
+        """Beside the document, named after it (one document); else "OCR Text.md" in the first one's folder."""
+        sections = [s for s in self.result_view.sections if s.job_id > 0 or os.path.isabs(s.path)]
         if not sections:
-            return "OCR.md"
-        names = {Path(s.path).stem for s in sections}
-        return f"{names.pop() if len(names) == 1 else 'OCR'}.md"
+            return os.path.join(os.path.expanduser("~"), "OCR Text.md")
+        docs = {Path(s.path) for s in sections}
+        first = Path(sections[0].path)
+        folder = first.parent if first.parent.is_dir() and os.access(first.parent, os.W_OK) else Path.home()
+        name = f"{first.stem}.md" if len(docs) == 1 else "OCR Text.md"
+        return str(folder / name)
+
+    def save_filters(self) -> dict[str, str]:
+        """Save As's file kinds (filter -> ending): CSV only when the results hold exactly one table."""
+        filters = dict(SAVE_FILTERS)
+        if self.result_view.single_table() is not None:
+            filters[CSV_FILTER[0]] = CSV_FILTER[1]
+        return filters
 
     def write_text_file(self, path: str) -> bool:
-        """Markdown for .md, plain text otherwise. A small file: written here, at once."""
-        fmt = "md" if path.lower().endswith((".md", ".markdown")) else "txt"
-        try:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(self.result_view.export(fmt))
-        except OSError as e:
-            self.messages.add(f"{os.path.basename(path)}: could not be saved ({e.strerror or e})")
+        """The results in the kind the file's ending names (.md, .html, .json, .csv; plain text otherwise),
+        converted and written on a pool thread. False when the kind cannot be written (a CSV without
+        exactly one table)."""
+        if kind_for(path) == "csv" and self.result_view.single_table() is None:
+            self.messages.add(f"{os.path.basename(path)}: a CSV file holds one table, and the results do not "
+                              "hold exactly one")
             return False
-        log.info("saved the results (%s)", fmt)
+        pages, headings, docs = self.result_view.snapshot()
+        save_pages(path, pages, headings, docs, lambda kind, error: self._saved(path, kind, error))
         return True
+
+    def _saved(self, path: str, kind: str, error: BaseException | None) -> None:
+        if error is None:
+            log.info("saved the results (%s)", kind)
+            self.status.showMessage(f"Saved {os.path.basename(path)}", 4000)
+            return
+        reason = (error.strerror or str(error)) if isinstance(error, OSError) else type(error).__name__
+        self.messages.add(f"{os.path.basename(path)}: could not be saved ({reason})")
 
     def choose_files(self) -> None:
         if self._open_dialog is not None:
@@ -360,11 +470,40 @@ class MainWindow(QMainWindow):
         dialog = QFileDialog(self, "Choose Images or PDFs")
         dialog.setObjectName("openDialog")
         dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
-        dialog.setNameFilters([FILE_FILTER, "All files (*)"])
+        dialog.setNameFilters([file_filter(), "All files (*)"])
         dialog.filesSelected.connect(lambda files: self.pathsChosen.emit(list(files)))
         dialog.finished.connect(lambda *_: self._forget_open_dialog(dialog))
         self._open_dialog = dialog
         dialog.open()
+
+    def choose_folder(self) -> None:
+        if self._open_dialog is not None:
+            self._open_dialog.raise_()
+            return
+        dialog = QFileDialog(self, "Choose a Folder of Images or PDFs")
+        dialog.setObjectName("openFolderDialog")
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+        dialog.fileSelected.connect(lambda folder: self.pathsChosen.emit([folder]) if folder else None)
+        dialog.finished.connect(lambda *_: self._forget_open_dialog(dialog))
+        self._open_dialog = dialog
+        dialog.open()
+
+    def show_about(self) -> None:
+        from engine import __version__
+
+        box = QMessageBox(self)
+        box.setObjectName("aboutBox")
+        box.setWindowTitle("About OCR Tray")
+        box.setIconPixmap(icons.app_icon().pixmap(64, 64))
+        box.setText(f"OCR Tray {__version__}")
+        box.setInformativeText(
+            "Turns images and PDFs into text with a vision-language model that runs on this computer (MLX). "
+            "The model loads when needed and gives its memory back when idle. Nothing leaves the computer "
+            "except a model download you ask for."
+        )
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.open()
 
     def _forget_open_dialog(self, dialog: QFileDialog) -> None:
         self._open_dialog = None

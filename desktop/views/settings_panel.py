@@ -5,7 +5,10 @@ shows up here with its label, bounds, default, unit and tooltip (the row's ``hel
 
 - ``bool`` -> a check box; ``int`` -> a spin box (``minimum``..``maximum``, ``suffix``);
 - ``str`` with ``choices`` -> radio buttons (up to ``RADIO_LIMIT`` choices) or a pop-up menu;
-- ``str`` without choices -> a text field.
+- ``str`` without choices -> a text field;
+- a row with the ``shortcut`` hint -> a shortcut recorder (``QKeySequenceEdit``, one combination, stored as
+  Qt's portable text) with a Clear button and a verdict line under it (``set_verdict``: the app says there
+  whether the system took the combination).
 
 Everything else a control needs comes from its row too (``engine.settings.Setting``): the tab
 (by the key's prefix unless named; an unknown prefix gets a tab of its own), the object name, the
@@ -32,8 +35,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractButton,
     QButtonGroup,
@@ -42,6 +45,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QKeySequenceEdit,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -54,7 +58,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
+from engine.background import run_in_background
 from engine.settings import SETTINGS, TABS, Setting, Settings
 
 from .model_list import ModelList
@@ -62,9 +68,10 @@ from .style import scaled, secondary
 
 log = logging.getLogger(__name__)
 
-TITLE = "OCR Tray Settings"
+TITLE = "Settings"  # the system adds " — OCR Tray" (the application's display name)
 PANEL_SIZE = QSize(680, 460)
 RADIO_LIMIT = 3  # a choice among this many or fewer is a set of radio buttons; more is a pop-up menu
+CHECK_DELAY_MS = 300  # a typed value is checked this long after the last key
 
 
 def object_name(key: str, table: Sequence[Setting] = SETTINGS) -> str:
@@ -97,6 +104,7 @@ class SettingsPanel(QWidget):
     """A non-modal preferences window. ``Settings.changed`` is how the app learns of a change."""
 
     closed = Signal()
+    checked = Signal(str)  # a typed value was checked (the key); tests wait on it
 
     def __init__(self, settings: Settings, downloader: QObject | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
@@ -114,6 +122,8 @@ class SettingsPanel(QWidget):
         self._showing: set[str] = set()  # keys being shown, not written
         self.choose_folder: QPushButton | None = None
         self._folder_key = ""
+        self._verdicts: dict[str, QLabel] = {}
+        self._check_generation = 0
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("settingsTabs")
@@ -148,13 +158,16 @@ class SettingsPanel(QWidget):
 
         close = QAction("Close", self)
         close.setObjectName("closeSettings")
-        close.setShortcut(QKeySequence(QKeySequence.StandardKey.Close))
+        close.setShortcuts([QKeySequence(QKeySequence.StandardKey.Close), QKeySequence(Qt.Key.Key_Escape)])
         close.triggered.connect(self.close)
         self.addAction(close)
 
         for setting in self._table:
             self._show_value(setting.key, self._settings.get(setting.key))
         self._update_enabled()
+        for setting in self._table:
+            if setting.check is not None and self.controls[setting.key].isEnabled():
+                self._check(setting, self.controls[setting.key].text())
         settings.changed.connect(self._on_changed)
 
     # ---------------------------------------------------------------- public
@@ -220,7 +233,9 @@ class SettingsPanel(QWidget):
             widget.setAccessibleDescription(sentence(setting.help))
 
     def _build(self, form: QFormLayout, setting: Setting) -> None:
-        if setting.type is bool:
+        if setting.shortcut:
+            self._add_shortcut(form, setting)
+        elif setting.type is bool:
             self._add_check(form, setting)
         elif setting.type is int:
             self._add_spin(form, setting)
@@ -232,7 +247,7 @@ class SettingsPanel(QWidget):
             self._add_text(form, setting)
 
     def _row(self, form: QFormLayout, key: str, label: str, control: QWidget | QHBoxLayout,
-             caption: str = "", indent: int = 0) -> None:
+             caption: str = "", indent: int = 0, extra: QWidget | None = None) -> None:
         """One form row: a right-aligned label, the control, and under it (tight) a grey caption."""
         text = label if label.endswith(":") or not label else f"{label}:"
         label_widget = QLabel(text)
@@ -249,6 +264,8 @@ class SettingsPanel(QWidget):
             column.addWidget(control)
         else:
             column.addLayout(control)
+        if extra is not None:
+            column.addWidget(extra)
         if caption:
             column.addWidget(self._caption(key, caption, indent))
         form.addRow(label_widget, field)
@@ -368,7 +385,78 @@ class SettingsPanel(QWidget):
         row.setSpacing(6)
         row.addWidget(edit, 1)
         self._rows[(setting.key, "")] = row
-        self._row(form, setting.key, setting.form_label or setting.label, row, setting.help)
+        verdict = self._checker(setting, edit) if setting.check is not None else None
+        self._row(form, setting.key, setting.form_label or setting.label, row, setting.help, extra=verdict)
+
+    def _add_shortcut(self, form: QFormLayout, setting: Setting) -> None:
+        """A shortcut recorder: click, press the combination; Clear sets none. Written when recording ends."""
+        edit = QKeySequenceEdit()
+        edit.setObjectName(setting.object_name)
+        edit.setToolTip(sentence(setting.help) if setting.help else setting.label)
+        if hasattr(edit, "setMaximumSequenceLength"):  # Qt 6.5+: one combination, not a sequence of them
+            edit.setMaximumSequenceLength(1)
+        edit.setMinimumWidth(160)
+        edit.editingFinished.connect(lambda key=setting.key, e=edit: self._write(key, portable(e)))
+        clear = QPushButton("Clear")
+        clear.setObjectName(f"{setting.object_name}Clear")
+        clear.clicked.connect(lambda *_, key=setting.key, e=edit: (e.clear(), self._write(key, "")))
+        self.controls[setting.key] = edit
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(edit)
+        row.addWidget(clear)
+        row.addStretch(1)
+        self._rows[(setting.key, "")] = row
+        verdict = QLabel()
+        verdict.setObjectName(f"{setting.object_name}Check")
+        verdict.setWordWrap(True)
+        verdict.setTextFormat(Qt.TextFormat.PlainText)
+        verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # a command to copy
+        verdict.setFont(scaled(verdict.font(), 0.88))
+        self._verdicts[setting.key] = verdict
+        self._row(form, setting.key, setting.form_label or setting.label, row, setting.help, extra=verdict)
+
+    def set_verdict(self, key: str, ok: bool, words: str) -> None:
+        """Show ✓/✗ and ``words`` under the control of ``key`` (a check's answer, or the app's word on it)."""
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            return
+        verdict.setText(f"✓ {words}" if ok else f"✗ {words}" if words else "")
+        pal = verdict.palette()
+        colour = pal.color(QPalette.ColorRole.PlaceholderText) if ok else QColor("#b3261e")
+        pal.setColor(QPalette.ColorRole.WindowText, colour)
+        verdict.setPalette(pal)
+
+    def _checker(self, setting: Setting, edit: QLineEdit) -> QLabel:
+        """A ✓/✗ line under a field whose row can check what is typed (off the GUI thread, 300 ms after typing)."""
+        verdict = QLabel()
+        verdict.setObjectName(f"{setting.object_name}Check")
+        verdict.setWordWrap(True)
+        verdict.setTextFormat(Qt.TextFormat.PlainText)
+        verdict.setFont(scaled(verdict.font(), 0.88))
+        timer = QTimer(self)
+        timer.setSingleShot(True)
+        timer.setInterval(CHECK_DELAY_MS)
+        timer.timeout.connect(lambda s=setting, e=edit: self._check(s, e.text()))
+        edit.textChanged.connect(lambda *_: timer.start())
+        self._verdicts[setting.key] = verdict
+        return verdict
+
+    def _check(self, setting: Setting, text: str) -> None:
+        check = setting.check
+        if check is None:
+            return
+        self._check_generation += 1
+        generation = self._check_generation
+        run_in_background(lambda: check(text),
+                          lambda result, error: self._checked(setting.key, generation, result, error))
+
+    def _checked(self, key: str, generation: int, result, error) -> None:
+        if not isValid(self) or generation != self._check_generation:
+            return  # the window went, or a newer check is on its way
+        ok, words = (False, f"could not be checked ({error})") if error is not None else result
+        self.set_verdict(key, ok, words)
+        self.checked.emit(key)
 
     def _attach_inline(self, setting: Setting, widget: QWidget) -> bool:
         row = self._rows.get(setting.inline_with) if setting.inline_with is not None else None
@@ -424,6 +512,8 @@ class SettingsPanel(QWidget):
                     widget.setCurrentIndex(index if index >= 0 else 0)
                 elif isinstance(widget, QLineEdit) and widget.text() != str(value):
                     widget.setText(str(value))
+                elif isinstance(widget, QKeySequenceEdit) and portable(widget) != str(value):
+                    widget.setKeySequence(QKeySequence(str(value)))
         finally:
             self._showing.discard(key)
 
@@ -443,6 +533,12 @@ class SettingsPanel(QWidget):
                 continue
             on = self._settings.get(other) == wanted
             self.controls[key].setEnabled(on)
+            if isinstance(self.controls[key], QLineEdit):
+                self.controls[key].setClearButtonEnabled(on)  # no ✕ drawn in a field that cannot be edited
+            if key in self._verdicts:
+                self._verdicts[key].setVisible(on)
+                if on and not self._verdicts[key].text():
+                    self._check(setting, self.controls[key].text())
             if key in self._labels:
                 self._labels[key].setEnabled(on)
             for caption in self._captions.get(key, ()):
@@ -487,6 +583,11 @@ class SettingsPanel(QWidget):
         self.commit()
         super().closeEvent(event)
         self.closed.emit()
+
+
+def portable(edit: QKeySequenceEdit) -> str:
+    """A recorder's combination as Qt's portable text (``Ctrl+Shift+2``; ⌘ is "Ctrl" there), "" for none."""
+    return edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
 
 
 def indent_of(button: QAbstractButton) -> int:

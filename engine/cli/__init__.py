@@ -4,7 +4,10 @@
     ocr-tray ocr PATH ... [flags]             engine.cli.ocr
     ocr-tray models [pull ID | rm ID]         engine.cli.models
     ocr-tray history [show|resume|delete|clear]  engine.cli.history
-    ocr-tray --self-test | --version
+    ocr-tray status | unload                  engine.cli.status, engine.cli.unload (the running app's API)
+    ocr-tray capture [--window | --last]      engine.cli.capture (a GUI command: desktop.launch runs it)
+    ocr-tray self-test [--golden | --memory-cycles N]  engine.cli.self_test (also: accuracy, memory cycles)
+    ocr-tray --self-test | --version          (--self-test: self-test without a mode)
 
 ``parse(argv)`` returns a Namespace whose ``command`` is a command name or ``APP`` (start the
 GUI, which lives in ``desktop`` and is started by ``desktop.main``, never from here). ``run``
@@ -22,10 +25,11 @@ from typing import Any
 
 from engine import __version__
 
-from . import history, models, ocr, self_test
+from . import capture, history, models, ocr, self_test, status, unload
 
 APP = "app"  # the GUI: ``ocr-tray [--background] [FILE ...]``
-COMMANDS: dict[str, ModuleType] = {"ocr": ocr, "models": models, "history": history}
+COMMANDS: dict[str, ModuleType] = {"ocr": ocr, "models": models, "history": history, "status": status,
+                                   "unload": unload, "self-test": self_test, "capture": capture}
 
 USAGE = """ocr-tray [-h] [--version] [--self-test] [--background] [FILE ...]
        ocr-tray COMMAND [ARGS ...]"""
@@ -49,7 +53,9 @@ def build_parser(saved: Mapping[str, Any] | None = None) -> argparse.ArgumentPar
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--self-test", action="store_true",
-                        help="OCR generated documents with a tiny random model and print one line")
+                        help="OCR generated documents with a tiny random model; print the result, the MLX device "
+                             "and the memory left after the unload (`ocr-tray self-test --help`: golden pages, "
+                             "memory cycles)")
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)  # described above
     parser.add_argument("--idle-seconds", type=float, default=None, help=argparse.SUPPRESS)  # tests
     parser.add_argument("--instance-key", default=None, help=argparse.SUPPRESS)  # tests
@@ -104,11 +110,19 @@ def run(args: argparse.Namespace) -> int:
     module = COMMANDS.get(args.command)
     if module is None:
         raise ValueError(f"{args.command!r} is not a headless command")
-    return int(module.run(args))
+    try:
+        return int(module.run(args))
+    except BrokenPipeError:  # `ocr-tray … | head`: the reader has what it wanted
+        from .output import quiet_stdout
+
+        quiet_stdout(sys.stdout)
+        return 0
 
 
 def is_headless(args: argparse.Namespace) -> bool:
-    return bool(args.version or args.self_test or args.command in COMMANDS)
+    """A command run here; False for the app and for commands the app runs (``GUI = True``: capture)."""
+    module = COMMANDS.get(args.command)
+    return bool(args.version or args.self_test or (module is not None and not getattr(module, "GUI", False)))
 
 
 def main(argv: list[str] | None = None) -> int:

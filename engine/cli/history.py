@@ -76,6 +76,8 @@ def run(args: argparse.Namespace, out=None, err=None, store: HistoryStore | None
     except HistoryError as e:
         print(f"error: {e}", file=err)
         return 1
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`), not a problem of the history
     except Exception as e:  # sqlite3 errors, a full or read-only disk: one line, not a traceback
         print(f"error: the history cannot be read ({' '.join(str(e).split()) or type(e).__name__})", file=err)
         return 1

@@ -7,8 +7,6 @@ and a flag overrides its setting for this run only (``apply_overrides``, as the 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
@@ -17,15 +15,41 @@ if TYPE_CHECKING:
     from engine.settings import Setting
 
 HELP = "OCR images, PDFs and folders and print the text"
+FORMATS = ("text", "markdown", "html", "json")  # --format
 
 
 def add_arguments(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
     """The OCR flags, generated from the settings table; each shows the saved value it overrides."""
     p.add_argument("paths", nargs="+", metavar="PATH", help="images, PDFs or folders")
     add_setting_flags(p, saved)
+    p.add_argument("--pages", metavar="LIST", type=_pages, help="only these pages, e.g. 1-3,7 (default: all)")
+    p.add_argument("--text-layer", choices=("auto", "always", "never"), default=None,
+                   help="a PDF page's own text: auto uses it when it reads as text, always whenever there is some, "
+                        "never reads every page with the model (--no-text-layer is never)")
     p.add_argument("--password", metavar="PW", help="the password of protected PDFs")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per page (path, page, pages, text, source, tokens, seconds)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="print each page converted from the model's answer when it is done: text (tables as "
+                        "tab-separated rows), markdown, html (one document) or json (one object per page: --json's "
+                        "fields with the converted text, the raw answer, its format, blocks and boxes); without it "
+                        "the answer streams as the model writes it")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the text (or JSON) to FILE instead of stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no notes on stderr (errors still)")
+    p.add_argument("--pull", action="store_true",
+                   help="download the model first if it is missing, without asking (on a terminal you are asked)")
+    p.add_argument("--standalone", action="store_true",
+                   help="load the model in this process even when the app is running (by default the running "
+                        "app reads the files with the model it holds)")
+
+
+def _pages(text: str) -> frozenset[int]:
+    from engine.human import parse_ranges
+
+    try:
+        return parse_ranges(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def add_setting_flags(
@@ -80,27 +104,77 @@ def overrides(args: argparse.Namespace, table: Sequence[Setting] | None = None) 
     return {s.key: flags[s.key] for s in rows if s.cli_flag and flags.get(s.key) is not None}
 
 
+def task_problem(values: Mapping[str, Any], task_id: str, prompt_given: bool) -> str | None:
+    """Why ``--task task_id`` cannot be used with the chosen model (one line), or None."""
+    from engine.formats import tasks_for
+    from engine.models.presets import CUSTOM_ID, preset
+    from engine.settings import DEFAULT_TASK
+
+    chosen = str(values.get("model/preset"))
+    tasks = tasks_for(chosen) if chosen != CUSTOM_ID else ()
+    if not tasks:
+        return "--task: a custom model has no tasks; it reads with its own prompt (--prompt)"
+    if prompt_given:
+        return "--task and --prompt cannot be used together: the task chooses the model's prompt"
+    ids = [t.id for t in tasks]
+    if task_id != DEFAULT_TASK and task_id not in ids:
+        return f"--task {task_id!r}: {preset(chosen).label} has the tasks {', '.join(ids)} (the first is its default)"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "format", None) or getattr(args, "ocr/task", None):
+        args.standalone = True  # the local API carries neither a task nor a format yet: read in this process
+    if not getattr(args, "standalone", False):  # the running app reads them with its warm model (engine.cli.remote)
+        from . import remote
+
+        code = remote.run(args)
+        if code is not None:
+            return code
+    from dataclasses import replace
+
     from engine.history import default_store
+    from engine.jobs import TextLayer
     from engine.models.presets import CUSTOM_ID
     from engine.settings import Settings, UnknownModel, apply_overrides, options_from, spec_from
 
     saved = Settings()
     flags = overrides(args)
+    task_id = flags.pop("ocr/task", None)  # checked against the model's own tasks below
     try:
         values = apply_overrides(saved.values(), flags)
     except UnknownModel as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if task_id is not None:
+        problem = task_problem(values, task_id, "model/custom_prompt" in flags)
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        values["ocr/task"] = task_id
     prompt = flags.get("model/custom_prompt") if values.get("model/preset") != CUSTOM_ID else None
     spec = spec_from(values, prompt)
-    options = options_from(values, password=args.password)
+    options = options_from(values, password=args.password, pages=args.pages)
+    if prompt is not None:  # a prompt of one's own for a preset: no task's prompt replaces it
+        options = replace(options, prompt=prompt, task=None)
+    if args.text_layer is not None:
+        options = replace(options, text_layer=TextLayer(args.text_layer))
     history = default_store(saved)
     try:
+        out = open(args.output, "w", encoding="utf-8") if args.output else None  # noqa: SIM115 (closed below)
+    except OSError as e:
+        print(f"error: {args.output}: cannot be written ({e.strerror or e})", file=sys.stderr)
+        return 2
+    try:
+        from .session import ask_on_terminal
+
         return ocr_paths(args.paths, spec, options, check_memory=bool(values["memory/check_fit"]),
-                         as_json=args.json, history=history)
+                         as_json=args.json, history=history, out=out, quiet=args.quiet, pull=args.pull,
+                         ask=ask_on_terminal, fmt=getattr(args, "format", None))
     finally:
         history.close()
+        if out is not None:
+            out.close()
 
 
 def ocr_paths(
@@ -113,63 +187,22 @@ def ocr_paths(
     history=None,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
+    quiet: bool = False,
+    pull: bool = False,
+    ask=None,
+    fmt: str | None = None,
 ) -> int:
-    """OCR every path in order; stream text (or JSON lines) to ``out``. Non-zero if any input failed."""
-    from PySide6.QtCore import QCoreApplication, QTimer
+    """OCR every path in order in this process; stream text (or JSON lines) to ``out``, or with ``fmt``
+    (``FORMATS``) write each page converted when it is done. The exit code: 0 all read, 1 something failed,
+    130 interrupted (``engine.cli.session``)."""
+    from engine.page_formats import resolve_task
 
-    from engine.controller import JobController
-    from engine.documents import expand
-    from engine.engine_thread import Engine
-    from engine.jobs import Client, ErrorKind, JobStatus
-    from engine.lifecycle import Mode
+    from .output import Output
+    from .session import OcrSession
 
-    out = out or sys.stdout
-    err = err or sys.stderr
-    app = QCoreApplication.instance() or QCoreApplication([sys.argv[0]])
-    files, problems = expand(paths)
-    failures = len(problems)
-    for problem in problems:
-        print(f"error: {problem}", file=err, flush=True)
-
-    controller = JobController(Engine(spec, Mode.KEEP_RESIDENT, check_memory=check_memory, history=history))
-    state = {"failures": failures, "left": 0}
-
-    def on_page_started(p):
-        if not as_json:
-            print(f"\n--- {p.path} · page {p.page} of {p.pages} ---", file=out, flush=True)
-
-    def on_delta(d):
-        if not as_json:
-            out.write(d.text)
-            out.flush()
-
-    def on_page(r):
-        if as_json:
-            print(json.dumps(r.as_json(), ensure_ascii=False), file=out, flush=True)
-        else:
-            out.write("\n")
-
-    def on_done(r):
-        if r.status is not JobStatus.DONE:
-            state["failures"] += 1
-            print(f"error: {r.error or os.path.basename(r.path) + ': cancelled'}", file=err, flush=True)
-        if r.error_kind is ErrorKind.QUEUE:
-            return  # never queued: not one of the jobs waited for
-        state["left"] -= 1
-        if state["left"] <= 0:
-            QTimer.singleShot(0, app.quit)
-
-    def on_notice(text):
-        print(f"note: {text}", file=err, flush=True)
-
-    controller.pageStarted.connect(on_page_started)
-    controller.textDelta.connect(on_delta)
-    controller.pageFinished.connect(on_page)
-    controller.jobEnded.connect(on_done)
-    controller.message.connect(on_notice)
-    ids = controller.submit_files(files, options, client=Client.CLI)
-    state["left"] = len(ids)
-    if ids:
-        app.exec()
-    controller.shutdown()
-    return 1 if state["failures"] else 0
+    options = resolve_task(options, spec)  # a page cut short is written in the job's format too
+    session = OcrSession(spec, options, check_memory=check_memory, history=history, out=out, err=err,
+                         as_json=as_json or fmt is not None, quiet=quiet, pull=pull, ask=ask)
+    if fmt is not None:
+        session.output = Output(out or sys.stdout, fmt=fmt, output=options.output)
+    return session.run(paths)

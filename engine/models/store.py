@@ -87,6 +87,31 @@ def locate(source: str) -> Path:
     return folder
 
 
+def describe_source(source: str) -> tuple[bool, str]:
+    """A custom model as typed in Settings, checked the way a load would check it, without loading
+    anything or using the network: (usable, one line for a person). Disk reads only (a pool thread)."""
+    text = source.strip()
+    if not text:
+        return False, "type a model folder, or a Hugging Face repo id such as organisation/name"
+    if is_repo_id(text):
+        cached = cached_snapshot(text)
+        if cached is None:
+            return False, (f"{text} is not downloaded yet: it is downloaded the first time it is needed "
+                           f"(or now with `ocr-tray models pull {text}`)")
+        return True, f"downloaded: {size_text(weight_bytes(cached))} of weights"
+    folder = Path(os.path.expanduser(text))
+    if not folder.exists():
+        return False, "no such folder"
+    if not folder.is_dir():
+        return False, "this is a file: choose the folder that holds config.json and the .safetensors weights"
+    try:
+        report = vet(folder, 1600 * 1600)
+    except (ModelNotFound, ModelRejected) as e:
+        return False, " ".join(str(e).split()).replace(f"model folder {folder}", "this folder")
+    kind = f"{report.model_type} model" if report.model_type else "a model"
+    return True, f"{kind}, {size_text(report.weights_bytes)} of weights"
+
+
 def cached_snapshot(repo_id: str) -> Path | None:
     """The cached snapshot folder of ``repo_id`` if a complete one is there, without any network."""
     from huggingface_hub import snapshot_download

@@ -27,7 +27,8 @@ def store(tmp_path):
 
 def listed(app):
     tree = app.history_view.tree
-    return [(tree.topLevelItem(i).text(0), tree.topLevelItem(i).text(1)) for i in range(tree.topLevelItemCount())]
+    return [(tree.topLevelItem(i).text(0).split("  ·  ")[0], tree.topLevelItem(i).text(1))
+            for i in range(tree.topLevelItemCount())]
 
 
 def test_no_history_tab_without_a_store(make_app):

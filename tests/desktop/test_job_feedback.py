@@ -40,3 +40,34 @@ def test_notification_when_a_job_ends_while_the_window_is_hidden(qtbot, make_app
     app.submit([samples.write_png(tmp_path / "seen.png")])
     jobs.wait(qtbot, 3)
     assert len(notes) == 1  # not when switched off, nor when the window is in view
+
+
+def test_jobs_from_other_programs_never_reach_the_clipboard_or_a_notification(qtbot, make_app, tmp_path,
+                                                                              monkeypatch):
+    """A local API client's or the command line's job answers to that program: with Copy when done
+    and notifications on and the window hidden, its text is not copied, nothing is announced, and
+    its failure is not put in the window's message strip (the program gets it)."""
+    from engine.jobs import Client, JobStatus
+
+    from .conftest import message_bar
+
+    app = make_app()
+    jobs = Jobs(app.engine)
+    checkbox(app, "autoCopy").setChecked(True)
+    notes = []
+    monkeypatch.setattr(app.tray, "notify", lambda title, text, **kw: notes.append((title, text)) or True)
+    app.window.hide()
+    QGuiApplication.clipboard().setText("what the person copied")
+    letter = samples.write_pdf(tmp_path / "letter.pdf", pages=1, text_pages={1})
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    app.controller.submit_files([str(letter)], client=Client.API, client_name="curl/8.5")
+    app.controller.submit_files([str(broken)], client=Client.API, client_name="curl/8.5")
+    app.controller.submit_files([str(samples.write_png(tmp_path / "handed.png"))], client=Client.CLI)
+    done = jobs.wait(qtbot, 3)
+    assert [r.status for r in done] == [JobStatus.DONE, JobStatus.FAILED, JobStatus.DONE]
+    assert QGuiApplication.clipboard().text() == "what the person copied"
+    assert notes == [] and message_bar(app).messages == []
+    app.submit([samples.write_png(tmp_path / "mine.png")])  # the person's own job still is
+    jobs.wait(qtbot, 4)
+    assert notes == [("Text ready", "mine.png · 1 page — copied to the clipboard")]

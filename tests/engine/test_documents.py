@@ -284,9 +284,11 @@ def test_formats_label_names_heic_only_when_it_can_be_read(monkeypatch):
     from engine import documents
 
     monkeypatch.setattr(documents, "_heif_plugin", lambda: False)
-    assert documents.formats_label() == "PNG, JPEG, TIFF, PDF"
+    assert documents.formats_label() == "PNG, JPEG, TIFF, GIF, WebP, BMP, PDF"
+    assert ".heic" not in documents.readable_suffixes() and ".webp" in documents.readable_suffixes()
     monkeypatch.setattr(documents, "_heif_plugin", lambda: True)
-    assert documents.formats_label() == "PNG, JPEG, TIFF, HEIC, PDF"
+    assert documents.formats_label() == "PNG, JPEG, TIFF, GIF, WebP, BMP, HEIC, PDF"
+    assert ".heic" in documents.readable_suffixes()
 
 
 # --------------------------------------------------------------------------- text layers

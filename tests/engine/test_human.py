@@ -23,3 +23,12 @@ def test_plural_and_ranges():
     assert (plural(1, "page"), plural(3, "page"), plural(2, "document was", "documents were")) == (
         "1 page", "3 pages", "2 documents were")
     assert ranges([5, 1, 2, 3, 9, 10]) == "1–3, 5, 9–10" and ranges([]) == ""
+
+
+def test_plain_problems_in_words_a_person_knows():
+    from engine.human import plain_problem
+
+    assert plain_problem("the hub cannot be reached ([Errno -2] Name or service not known)") == "No internet connection"
+    assert plain_problem(OSError(28, "No space left on device")) == "The disk is full"
+    assert plain_problem(PermissionError(13, "Permission denied")) == "Permission denied"
+    assert plain_problem(ValueError("tensor x lies past its end")) is None

@@ -35,6 +35,7 @@ def test_warm_reads_every_byte_and_skips_what_it_cannot_open(tmp_path):
     assert native_prefetch.warm([a, b, tmp_path / "gone.so"]) == a.stat().st_size
 
 
+@pytest.mark.linux_only
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps (Linux only)")
 def test_it_covers_what_import_mlx_vlm_maps():
     """A fresh interpreter imports mlx_vlm and lists the native files it mapped from

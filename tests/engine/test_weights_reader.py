@@ -33,6 +33,7 @@ def _same(a: dict, b: dict):
         assert mx.array_equal(a[k], b[k]).item(), k
 
 
+@pytest.mark.linux_only
 def test_every_dtype_and_shape_matches_mx_load(tmp_path):
     values = {
         "f32": mx.random.normal((3, 5)),
@@ -54,11 +55,13 @@ def test_every_dtype_and_shape_matches_mx_load(tmp_path):
     _same(ours, values)
 
 
+@pytest.mark.linux_only
 def test_the_tiny_model_reads_byte_for_byte(tiny_model_dir):
     for weights in tiny_model_dir.glob("*.safetensors"):
         _same(weights_reader.load(str(weights)), mx.load(str(weights)))
 
 
+@pytest.mark.linux_only
 def test_a_truncated_file_is_refused_naming_it(tmp_path):
     data = struct.pack("<4f", 1, 2, 3, 4)
     path = _write(tmp_path / "cut.safetensors", {"w": ("F32", [4], data)}, truncate=6)
@@ -66,6 +69,7 @@ def test_a_truncated_file_is_refused_naming_it(tmp_path):
         weights_reader.load(str(path))
 
 
+@pytest.mark.linux_only
 @pytest.mark.parametrize("case", ["unknown dtype", "bad header json", "header too big", "not an object"])
 def test_odd_files_go_to_the_original_loader(tmp_path, case):
     path = tmp_path / "odd.safetensors"
@@ -81,6 +85,7 @@ def test_odd_files_go_to_the_original_loader(tmp_path, case):
         weights_reader.load(str(path))
 
 
+@pytest.mark.linux_only
 def test_installed_swaps_mlx_vlms_reader_and_puts_it_back(tmp_path, monkeypatch):
     import mlx_vlm.utils as vlm_utils
 
@@ -115,6 +120,7 @@ def test_off_linux_it_changes_nothing(monkeypatch):
         assert vlm_utils._load_safetensors is before
 
 
+@pytest.mark.linux_only
 @pytest.mark.slow
 def test_mlx_vlm_load_reads_every_weight_through_it(tiny_model_dir, monkeypatch):
     """Guards the hook against an mlx-vlm upgrade: load() must call the name we replace."""

@@ -12,7 +12,7 @@ import textwrap
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.views.history_view import HistoryView, status_text
+from desktop.views.history_view import HistoryView, short_folder, status_text
 from desktop.views.result_view import ResultView
 from engine.history import HistoryStore
 from engine.jobs import DocumentStatus, JobStatus, PageResult
@@ -83,7 +83,8 @@ def load(qtbot, view):
 
 
 def rows(view):
-    return [(view.tree.topLevelItem(i).text(0), view.tree.topLevelItem(i).text(1))
+    """(file name, status) per document row; the row also names the folder ("name  ·  ~/folder")."""
+    return [(view.tree.topLevelItem(i).text(0).split("  ·  ")[0], view.tree.topLevelItem(i).text(1))
             for i in range(view.tree.topLevelItemCount())]
 
 
@@ -223,3 +224,18 @@ def test_many_refreshes_on_pool_threads_keep_the_connections_few(qtbot, view, st
     for _ in range(30):
         load(qtbot, view)
     assert store.opened <= POOL_SIZE
+
+
+def test_rows_name_the_folder_and_a_search_shows_where_it_found_the_words(qtbot, view, store, files):
+    _finished(store, files["report.pdf"], 1, {1: "The quarterly figures improved considerably across regions."})
+    load(qtbot, view)
+    top = view.tree.topLevelItem(0)
+    assert top.text(0) == f"report.pdf  ·  {short_folder(files['report.pdf'])}"
+    home = os.path.expanduser("~")
+    assert short_folder(os.path.join(home, "Downloads", "a.png")) == "~/Downloads"
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.search.setText("considerably")
+    top = view.tree.topLevelItem(0)
+    assert top.childCount() == 1
+    snippet = top.child(0).text(0)
+    assert "considerably" in snippet and not snippet.lstrip("…").startswith(("he ", "e ", "arterly"))

@@ -66,3 +66,19 @@ def test_hidden_and_closing_only_hides(window, qtbot):
     with qtbot.waitSignal(window.closed, timeout=1000):
         window.close()
     assert window.is_hidden()
+
+
+def test_read_a_page_again_goes_out_with_its_history_record(window, qtbot):
+    from engine.jobs import TextLayer
+
+    _read(window, 5, "/d/a.pdf", [(1, "text")])
+    window.job_ended(JobResult(5, "/d/a.pdf", JobStatus.DONE, page_count=1, history_id=42))
+    [section] = window.result_view.sections
+    with qtbot.waitSignal(window.rereadRequested, timeout=1000) as asked:
+        window.result_view.rereadRequested.emit(section, TextLayer.NEVER)
+    assert asked.args == ["/d/a.pdf", 1, TextLayer.NEVER, 42]
+    window.show_pages([PageResult(-7, "/d/old.pdf", 3, 4, "stored", PageSource.TEXT_LAYER)])
+    stored = window.result_view.sections[-1]
+    with qtbot.waitSignal(window.rereadRequested, timeout=1000) as asked:
+        window.result_view.rereadRequested.emit(stored, TextLayer.NEVER)
+    assert asked.args == ["/d/old.pdf", 3, TextLayer.NEVER, 7]  # a page opened from the history: its record

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QKeySequenceEdit,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -32,14 +33,16 @@ from .conftest import control, open_settings, row_of
 
 def test_every_setting_has_a_control_built_from_the_table(make_panel):
     panel = make_panel()
-    assert panel.windowTitle() == "OCR Tray Settings"
+    assert panel.windowTitle() == "Settings"  # the system adds " — OCR Tray"
     tabs = [panel.tabs.tabText(i) for i in range(panel.tabs.count())]
-    assert tabs == ["General", "Model", "OCR", "History"]
+    assert tabs == ["General", "Model", "OCR", "History", "Capture"]
     assert panel.minimumSize() == panel.maximumSize(), "the window has one fixed size"
     for setting in SETTINGS:
         widget = control(panel, setting.key)
         page = panel.tabs.widget(tabs.index(tab_name(setting.key)))
-        if setting.type is bool:
+        if setting.shortcut:  # a shortcut recorder, holding Qt's portable text
+            assert isinstance(widget, QKeySequenceEdit) and panel_module.portable(widget) == setting.default
+        elif setting.type is bool:
             assert isinstance(widget, QCheckBox) and widget.text() == setting.label
             assert widget.isChecked() == setting.default
         elif setting.type is int:
@@ -319,3 +322,26 @@ def test_layout_nothing_truncated_or_outside_the_window(make_panel, qtbot):
                 if isinstance(widget, QLabel) and widget.wordWrap():
                     continue
                 assert widget.width() >= widget.minimumSizeHint().width(), f"{widget.text()!r} is cut off"
+
+
+def test_a_custom_model_folder_is_checked_as_it_is_typed(make_panel, qtbot, ini, tmp_path, tiny_model_dir):
+    settings = open_settings(ini)
+    settings.set("model/preset", CUSTOM_ID)
+    panel = make_panel(settings)
+    field = control(panel, "model/custom_source")
+    verdict = panel.findChild(QLabel, "model_custom_sourceCheck")
+    assert verdict is not None and not verdict.isHidden()
+
+    def typed(text: str) -> str:
+        with qtbot.waitSignal(panel.checked, timeout=10_000):
+            field.setText(text)
+        return verdict.text()
+
+    assert typed(str(tmp_path / "nothing-here")) == "✗ no such folder"
+    assert typed(str(tiny_model_dir)).startswith("✓ qwen2_vl model, ")
+    (tmp_path / "empty").mkdir()
+    assert typed(str(tmp_path / "empty")).startswith("✗ this folder has no config.json")
+    assert typed("someone/their-model").startswith("✗ someone/their-model is not downloaded yet")
+    assert typed("not a model at all").startswith("✗ no such folder")
+    settings.set("model/preset", PRESETS[0].id)
+    assert verdict.isHidden()  # the field is off: so is its check
