@@ -79,7 +79,7 @@ class Context:
             # Write the model's ~0.9 GB to disk now: otherwise the kernel flushes it while the
             # figures run, and that writeback (not the app) shows up in their timings. A real
             # model arrives at network speed, long before it is used.
-            _flush(out)
+            flush_to_disk(out)
             self._models[key] = out
             log(f"built the {size} {family} model in {time.perf_counter() - t0:.1f} s")
         return self._models[key]
@@ -407,7 +407,7 @@ def run_figure(module, ctx: Context) -> Result:
     return result
 
 
-def _flush(folder: Path) -> None:
+def flush_to_disk(folder: Path) -> None:
     """fsync every file in ``folder`` (and the folder), so no dirty pages of it are left."""
     for f in folder.iterdir():
         if f.is_file():

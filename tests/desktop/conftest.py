@@ -44,7 +44,8 @@ def make_app(qtbot, tiny_model_dir, make_settings):
     apps = []
 
     def make(settings: Settings | None = None, mode: Mode = Mode.KEEP_RESIDENT, idle_seconds=None,
-             max_tokens: int = TEST_MAX_TOKENS, **kw) -> OcrTrayApp:
+             max_tokens: int = TEST_MAX_TOKENS, clock=None, **kw) -> OcrTrayApp:
+        """``clock``: the engine's wall clock (tests.clock.SteppedClock), for idle deadlines that fall on cue."""
         if settings is None:
             settings = make_settings()
             settings.set("memory/mode", mode.value)
@@ -53,6 +54,10 @@ def make_app(qtbot, tiny_model_dir, make_settings):
             settings.set("model/preset", "custom")
             settings.set("model/custom_source", str(tiny_model_dir))
         kw.setdefault("tray", False)
+        if clock is not None:
+            from engine.controller import JobController
+
+            kw["engine"] = JobController.engine_for(settings, kw.get("history"), idle_seconds, clock=clock)
         app = OcrTrayApp(settings, idle_seconds=idle_seconds, **kw)
         qtbot.addWidget(app.window)
         apps.append(app)

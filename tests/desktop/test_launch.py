@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,10 +13,10 @@ from PySide6.QtCore import QSettings
 
 from engine.settings import Settings
 from engine.testing import samples
+from tests.processes import child_env
 
 pytestmark = pytest.mark.slow
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -31,7 +30,7 @@ def wait_for(predicate, timeout: float, what: str):
 
 def test_app_process_second_launch_and_clean_quit(tmp_path, tiny_model_dir):
     config, logs = tmp_path / "config", tmp_path / "logs"
-    env = dict(os.environ, PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(config),
+    env = child_env(QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(config),
                OCR_TRAY_LOG_DIR=str(logs), OCR_TRAY_LOG_LEVEL="DEBUG")
     # the app's own settings file, where a person's settings live (here: the tiny model)
     settings = Settings(QSettings(str(config / "OCR Tray" / "OCR Tray.ini"), QSettings.Format.IniFormat))

@@ -2,19 +2,17 @@
 
 import pytest
 
-from engine.engine_thread import Engine
 from engine.jobs import JobStatus, OcrOptions, PageSource
-from engine.lifecycle import Mode, State
-from engine.models.presets import ModelSpec
+from engine.lifecycle import State
 from engine.testing import samples, tiny_model
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("family", ["paddleocr_vl", "glm_ocr"])
-def test_family_runs_through_engine(qtbot, tmp_path, family):
+def test_family_runs_through_engine(qtbot, engines, tmp_path, family):
     model = tiny_model.build(tmp_path / family, family, "tiny")
-    engine = Engine(ModelSpec.resolve(str(model)), Mode.KEEP_RESIDENT)
+    engine = engines(model)
     done, deltas = [], []
     engine.jobFinished.connect(done.append)
     engine.jobFailed.connect(done.append)
@@ -28,4 +26,3 @@ def test_family_runs_through_engine(qtbot, tmp_path, family):
     assert all(1 <= p.generation_tokens <= 4 and p.prompt_tokens > 0 for p in result.pages)
     engine.unload_now()
     qtbot.waitUntil(lambda: engine.status.state is State.UNLOADED, timeout=60_000)
-    assert engine.shutdown(10)

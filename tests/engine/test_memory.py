@@ -1,20 +1,22 @@
 """Unload gives the memory back: 5 load/OCR/unload cycles of the ~0.9 GB bench model, in a subprocess."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.processes import child_env
+
 pytestmark = pytest.mark.slow
 
 
-def test_rss_returns_to_baseline_after_each_unload():
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+@pytest.mark.linux_only
+def test_rss_returns_to_baseline_after_each_unload(bench_model_dir):
+    env = child_env(QT_QPA_PLATFORM="offscreen")
     run = subprocess.run(
-        [sys.executable, "-m", "bench.memory_cycles", "--cycles", "5", "--release", "full", "--size", "bench",
-         "--json"],
+        [sys.executable, "-m", "bench.memory_cycles", "--cycles", "5", "--release", "full", "--model",
+         str(bench_model_dir), "--json"],
         capture_output=True, text=True, timeout=900, env=env,
     )
     assert run.returncode == 0, run.stderr[-3000:]

@@ -1,14 +1,12 @@
-"""Shared pieces of the reliability suite: a network guard on every test, engines on the tiny model,
-bounded waits, and a recorder of everything the engine says.
+"""Shared pieces of the reliability suite: engines on the tiny model, bounded waits, and a recorder
+of everything the engine says (the network guard is on for every test: tests/conftest.py).
 
 Every wait here has a bound: a test that would hang fails instead.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import time
 
 import pytest
@@ -21,63 +19,6 @@ from engine.models.presets import ModelSpec
 
 WAIT_S = 60.0
 TOKENS = 3  # tiny random model: a few tokens per page keeps each page well under a second
-
-
-# ------------------------------------------------------------------ network
-class NetworkGuard:
-    """Refuses (and records) every connection and name lookup that is not loopback or a local socket."""
-
-    def __init__(self) -> None:
-        self.attempts: list[str] = []
-
-    @staticmethod
-    def _local(host) -> bool:
-        if host is None:
-            return True
-        if isinstance(host, bytes):
-            host = host.decode("ascii", "replace")
-        host = str(host)
-        if host in ("localhost", "", "ip6-localhost"):
-            return True
-        try:
-            return ipaddress.ip_address(host.split("%")[0]).is_loopback
-        except ValueError:
-            return False
-
-    def check(self, what: str, host) -> None:
-        if not self._local(host):
-            self.attempts.append(f"{what} {host}")
-            raise OSError(f"network access blocked by the test suite: {what} {host}")
-
-
-@pytest.fixture(autouse=True)
-def network_guard(monkeypatch):
-    """No test in this suite may reach the network (only an explicit model download would)."""
-    guard = NetworkGuard()
-    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def _host(sock, address):
-        if sock.family == getattr(socket, "AF_UNIX", None):
-            return None
-        return address[0] if isinstance(address, tuple) else address
-
-    def connect(self, address):
-        guard.check("connect", _host(self, address))
-        return real_connect(self, address)
-
-    def connect_ex(self, address):
-        guard.check("connect", _host(self, address))
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host, *args, **kwargs):
-        guard.check("getaddrinfo", host)
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield guard
 
 
 # ---------------------------------------------------------------- waiting

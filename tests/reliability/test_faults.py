@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
+import weakref
 
 import psutil
 import pytest
 from PySide6.QtCore import QThread
 
+from engine.backend import Backend
 from engine.history import HistoryStore
-from engine.jobs import DocumentStatus, ErrorKind, JobStatus, OcrOptions
+from engine.jobs import DocumentStatus, ErrorKind, JobStatus, OcrOptions, PageSource
 from engine.lifecycle import Mode, State
 from engine.memory import rss_bytes
+from tests.clock import SteppedClock
 
 from . import bad_files
 from .conftest import TOKENS, one_line, settle, wait_until
@@ -59,6 +61,11 @@ def _load_fails(make_engine, model, tmp_path, kind, words):
     pdf = bad_files.text_pdf(tmp_path / "letter.pdf")
     results = rec.run([png, pdf], OPTS)
     for path, result in results.items():
+        if kind == ErrorKind.MODEL_MISSING and path == str(pdf):
+            # a born-digital PDF needs no model: its text layer is read even while the model is missing
+            assert result.status is JobStatus.DONE and result.pages
+            assert {p.source for p in result.pages} == {PageSource.TEXT_LAYER}
+            continue
         assert (result.status, result.error_kind) == (JobStatus.FAILED, kind), result
         one_line(result.error, os.path.basename(path))
         assert words in result.error, result.error
@@ -170,27 +177,31 @@ def test_cancel_during_prefill(make_engine, tmp_path):
     pdf = bad_files.scan_pdf(tmp_path / "scan.pdf", pages=4)
     [job] = engine.submit([pdf], LONG)
     engine.pageStarted.connect(lambda p: engine.cancel(job))  # arrives while the page is in prefill
-    t0 = time.monotonic()
     [result] = rec.wait_results(1, 30)
     assert result.status == JobStatus.CANCELLED and result.pages == ()
-    assert time.monotonic() - t0 < 30
     assert len(rec.of("textDelta")) <= 1  # stopped at the first token after the prefill
     consistent(engine, loaded=True)
 
 
 def test_unload_requested_mid_job_and_memory_comes_back(make_engine, tmp_path):
-    engine, rec = make_engine()
+    """Unload asked for while a page is being read: the job finishes, then the model goes.
+
+    The tiny model's weights are under a megabyte, so RSS cannot tell a leaked model from
+    allocator noise: a weakref to the model object proves it is gone, and MLX's own count of
+    live arrays falls back to zero. The RSS bound only guards against a runaway cycle."""
+    backend = Backend()
+    engine, rec = make_engine(backend=backend)
     rec.run([bad_files.png(tmp_path / "warm.png")], OPTS)  # imports and allocator warm-up
     engine.unload_now()
     wait_until(lambda: engine.status.state is State.UNLOADED, 30, "unload")
     before_load = rss_bytes()
     rec.clear()
     pdf = bad_files.scan_pdf(tmp_path / "scan.pdf", pages=3)
-    asked = []
+    model_refs = []
 
     def ask(_delta):
-        if not asked:
-            asked.append(True)
+        if not model_refs:
+            model_refs.append(weakref.ref(backend._model))  # the model reading this page
             engine.unload_now()
 
     engine.textDelta.connect(ask)
@@ -199,26 +210,47 @@ def test_unload_requested_mid_job_and_memory_comes_back(make_engine, tmp_path):
     wait_until(lambda: engine.status.state is State.UNLOADED, 30, "the deferred unload")
     consistent(engine, loaded=False)
     assert any(s.unload_pending and s.state is State.BUSY for s in rec.of("stateChanged"))
+    assert model_refs and model_refs[0]() is None, "the model object outlived the unload"
+    loaded_active = max(st.active_memory for st in rec.of("stateChanged"))
+    assert loaded_active > 100_000  # the model's arrays were counted while it was loaded
+    assert engine.status.active_memory < loaded_active // 100  # and MLX holds none of them now
     after_unload = rss_bytes()
     assert after_unload - before_load < RSS_BOUND, f"RSS grew {(after_unload - before_load) / 1e6:.0f} MB"
     print(f"RSS before load {before_load / 1e6:.0f} MB, after unload {after_unload / 1e6:.0f} MB")
 
 
 def test_idle_deadline_falls_mid_job(make_engine, tmp_path):
-    engine, rec = make_engine(mode=Mode.IDLE_TIMEOUT, idle=0.3)
+    """The idle deadline comes due while a job runs: nothing unloads under the job, and the
+    unload happens after it. The engine's clock is injected and moved past the deadline from
+    inside the job, and the engine is made to re-read its deadline there (a mode change does),
+    so the deadline falls mid-job on any machine, however slow."""
+    clock = SteppedClock()
+    engine, rec = make_engine(mode=Mode.IDLE_TIMEOUT, idle=60.0, clock=clock)
+    pdf = bad_files.scan_pdf(tmp_path / "long.pdf", pages=4)
     rec.run([bad_files.png(tmp_path / "first.png")], OPTS)
     wait_until(lambda: engine.status.state is State.READY and engine.status.deadline, 30, "ready, deadline armed")
-    armed = engine.status.deadline
+    armed, loads = engine.status.deadline, engine.status.loads
     rec.clear()
-    pdf = bad_files.scan_pdf(tmp_path / "long.pdf", pages=12)
-    result = rec.run([pdf], LONG)[str(pdf)]
-    assert time.time() > armed, "the job ended before the old deadline: it did not fall mid-job"
-    assert result.status == JobStatus.DONE and len(result.pages) == 12
-    states = [s.state for s in rec.of("stateChanged")]
-    started = states.index(State.BUSY)
+    seen = []
+
+    def jump(_delta):
+        if not seen:
+            seen.append(engine.status.state)
+            clock.advance(120.0)  # well past the armed deadline, while page 1 is being read
+            engine.set_mode(Mode.IDLE_TIMEOUT, 60.0)  # and the engine looks at it now
+
+    engine.textDelta.connect(jump)
+    result = rec.run([pdf], OPTS)[str(pdf)]
+    assert seen == [State.BUSY] and clock() > armed  # precondition: it fell while the job held the model
+    assert result.status == JobStatus.DONE and len(result.pages) == 4
+    assert engine.status.loads == loads  # the job ran on the model it found, no reload
     finished_at = next(i for i, (n, _) in enumerate(rec.events) if n == "jobFinished")
-    during = [p.state for n, p in rec.events[:finished_at] if n == "stateChanged"][started:]
+    during = [p.state for n, p in rec.events[:finished_at] if n == "stateChanged"]
     assert State.UNLOADING not in during  # nothing unloaded under the running job
+    wait_until(lambda: engine.status.state is State.READY and engine.status.deadline, 30, "a new deadline")
+    assert engine.status.deadline >= clock() + 59  # counted from the job's end
+    clock.advance(61.0)
+    engine.set_mode(Mode.IDLE_TIMEOUT, 60.0)
     wait_until(lambda: engine.status.state is State.UNLOADED, 15, "the idle unload after the job")
     consistent(engine, loaded=False)
 
@@ -248,9 +280,7 @@ def test_quit_mid_job(make_engine, tmp_path):
     waiting = bad_files.png(tmp_path / "waiting.png")
     engine.submit([pdf, waiting], LONG)
     wait_until(lambda: len(rec.of("pageFinished")) >= 2, 60, "two pages")
-    t0 = time.monotonic()
-    assert engine.shutdown(5.0)
-    assert time.monotonic() - t0 < 5.0
+    assert engine.shutdown(5.0)  # the thread stopped inside the 5 s the app allows
     assert engine.status.state is State.UNLOADED and engine._thread is None
     results = {r.path: r for r in rec.results()}
     assert results[str(pdf)].status == JobStatus.CANCELLED and len(results[str(pdf)].pages) >= 2

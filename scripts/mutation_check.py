@@ -1,0 +1,189 @@
+"""Break each promise on purpose and check that a test notices.
+
+    .venv/bin/python scripts/mutation_check.py            # every break
+    .venv/bin/python scripts/mutation_check.py --only 3,7  # some of them
+    .venv/bin/python scripts/mutation_check.py --list      # what they are
+
+For each break: the working tree (tracked and untracked files, not ignored ones) is copied to a
+temporary folder, one edit is made to the product code there, and the tests named for that
+promise run in the copy (the copy's own packages come first on the path). A break is *caught*
+when those tests fail. Every edit must apply exactly once, so a break that no longer matches
+the code is reported as stale rather than passing silently. Exit status 0 only when every break
+is caught. The last result is recorded in docs/reliability.md ("Tests that fail when a promise
+breaks").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Break:
+    promise: str
+    what: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+BREAKS = (
+    Break("memory back after unload", "a model reference kept after unload", "engine/backend.py",
+          "        self._model = None\n        self._processor = None\n",
+          "        self._kept = self._model\n        self._model = None\n        self._processor = None\n",
+          ("tests/engine/test_backend.py",
+           "tests/reliability/test_faults.py::test_unload_requested_mid_job_and_memory_comes_back")),
+    Break("memory back after unload", "mx.clear_cache() removed from the unload", "engine/backend.py",
+          "        if \"mlx.core\" in _imported():\n            mx = _mlx()\n            mx.clear_cache()\n",
+          "        if \"mlx.core\" in _imported():\n            mx = _mlx()\n",
+          ("tests/engine/test_backend.py",)),
+    Break("memory back after unload", "malloc_trim removed from the unload", "engine/backend.py",
+          "        if self.release == \"full\":\n            memory.trim_heap()\n",
+          "        if self.release == \"full\":\n            pass\n",
+          ("tests/engine/test_backend.py",)),
+    Break("memory back after unload", "mallopt(M_MMAP_THRESHOLD) never called", "engine/backend.py",
+          "        if self.release == \"full\":\n            memory.tune_allocator()\n",
+          "        if self.release == \"full\":\n            pass\n",
+          ("tests/engine/test_backend.py",)),
+    Break("idle unload", "the idle timer never started", "engine/engine_thread.py",
+          "        self._timer.start(min(remaining_ms, DEADLINE_RECHECK_MS))\n",
+          "        pass\n",
+          ("tests/desktop/test_app.py::test_memory_modes_change_when_the_model_unloads_and_survive_a_restart",)),
+    Break("deferred unload mid-job", "unload at once, even mid-job", "engine/lifecycle.py",
+          "        if self.state is State.READY:\n            return self._unload()\n",
+          "        if self.state in (State.READY, State.BUSY):\n            return self._unload()\n",
+          ("tests/reliability/test_faults.py::test_unload_requested_mid_job_and_memory_comes_back",)),
+    Break("remote code never runs", "remote code allowed in the load call", "engine/backend.py",
+          "load(str(path), trust_remote_code=False)", "load(str(path), trust_remote_code=" "True)",
+          ("tests/reliability/test_security.py",)),
+    Break("no network except a download", "local_files_only=True removed where a model is found",
+          "engine/models/store.py",
+          "snapshot_download(repo_id, local_files_only=True, allow_patterns=MODEL_FILE_PATTERNS)",
+          "snapshot_download(repo_id, allow_patterns=MODEL_FILE_PATTERNS)",
+          ("tests/reliability/test_security.py::test_no_network_during_a_full_ocr_job",)),
+    Break("crash-safe history", "pages written only at the document's end", "engine/engine_thread.py",
+          "                    self._record(partial(history.add_page, record, result))"
+          "  # committed the moment it is done\n",
+          "                    pass\n",
+          ("tests/reliability/test_kill.py",)),
+    Break("crash-safe history", "SQLite synchronous = OFF", "engine/history.py",
+          'db.execute("PRAGMA synchronous = FULL")', 'db.execute("PRAGMA synchronous = OFF")',
+          ("tests/engine/test_history.py",)),
+    Break("GUI never waits", "plain `import mlx_vlm` (no GC pause, no prefetch) and mx.load (no weights reader)",
+          "engine/backend.py",
+          "        load = _import_without_gc_pauses(\"mlx_vlm\", before=native_prefetch.warm).load\n",
+          "        import mlx_vlm\n\n        load = mlx_vlm.load\n",
+          ("tests/engine/test_backend.py", "tests/engine/test_native_prefetch.py")),
+    Break("GUI never waits", "plain `import mlx_vlm` alone (the weights reader kept)", "engine/backend.py",
+          "        load = _import_without_gc_pauses(\"mlx_vlm\", before=native_prefetch.warm).load\n",
+          "        import mlx_vlm\n\n        load = mlx_vlm.load\n",
+          ("tests/engine/test_backend.py::test_the_first_load_imports_mlx_vlm_without_a_collection",)),
+    Break("GUI never waits", "the collector left on during the import (the prefetch kept)", "engine/backend.py",
+          "    enabled = gc.isenabled()\n    gc.disable()\n", "    enabled = gc.isenabled()\n",
+          ("tests/engine/test_backend.py::test_the_first_load_imports_mlx_vlm_without_a_collection",)),
+    Break("MLX cache cleared after every document", "no clear_cache at the end of a document", "engine/backend.py",
+          "        peak = mx.get_peak_memory()\n        mx.clear_cache()\n", "        peak = mx.get_peak_memory()\n",
+          ("tests/engine/test_backend.py",)),
+)
+# further edits in the same copy, by break number: pages written at the end instead; the weights reader swapped out
+EXTRA = {
+    9: ("engine/engine_thread.py",
+        "            if self._history is not None and record is not None:\n"
+        "                self._record(partial(self._history.finish_document,",
+        "            if self._history is not None and record is not None:\n"
+        "                for done in pages:\n"
+        "                    self._record(partial(self._history.add_page, record, done))\n"
+        "                self._record(partial(self._history.finish_document,"),
+    11: ("engine/backend.py", "        with weights_reader.installed():\n",
+         "        with __import__(\"contextlib\").nullcontext():\n"),
+}
+
+
+def copy_tree(dest: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src = ROOT / name
+        if not src.is_file():
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+def edit(tree: Path, file: str, old: str, new: str) -> None:
+    path = tree / file
+    text = path.read_text()
+    if text.count(old) != 1:
+        raise LookupError(f"{file}: the text to change appears {text.count(old)} times (the break is stale)")
+    path.write_text(text.replace(old, new))
+
+
+def run_one(index: int, brk: Break, timeout: float) -> tuple[str, float, str]:
+    """('caught' | 'MISSED' | 'stale', seconds, last lines of pytest)."""
+    with tempfile.TemporaryDirectory(prefix="ocr-tray-mutant-") as tmp:
+        tree = Path(tmp) / "repo"
+        copy_tree(tree)
+        try:
+            edit(tree, brk.file, brk.old, brk.new)
+            if index + 1 in EXTRA:
+                edit(tree, *EXTRA[index + 1])
+        except LookupError as e:
+            return "stale", 0.0, str(e)
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen",
+                   PYTHONPATH=os.pathsep.join([str(tree), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        t0 = time.monotonic()
+        try:
+            run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                                  *brk.tests], cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return "caught", time.monotonic() - t0, "(the tests did not finish: a hang is a failure too)"
+        seconds = time.monotonic() - t0
+        tail = "\n".join(run.stdout.strip().splitlines()[-3:])
+        if run.returncode == 5:
+            return "stale", seconds, "no tests were collected: " + tail
+        return ("caught" if run.returncode != 0 else "MISSED"), seconds, tail
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", default="", help="comma-separated break numbers (see --list)")
+    p.add_argument("--list", action="store_true")
+    p.add_argument("--timeout", type=float, default=900, help="seconds for one break's tests")
+    args = p.parse_args(argv)
+    chosen = [int(n) for n in args.only.split(",") if n.strip()] or list(range(1, len(BREAKS) + 1))
+    if args.list:
+        for n, brk in enumerate(BREAKS, 1):
+            print(f"{n:2}. {brk.promise}: {brk.what}  ({brk.file}; {' '.join(brk.tests)})")
+        return 0
+    rows = []
+    for n in chosen:
+        brk = BREAKS[n - 1]
+        verdict, seconds, tail = run_one(n - 1, brk, args.timeout)
+        rows.append((n, brk, verdict, seconds))
+        print(f"{n:2}. {verdict:6} {seconds:5.0f} s  {brk.promise}: {brk.what}", flush=True)
+        if verdict != "caught":
+            print("    " + tail.replace("\n", "\n    "), flush=True)
+        else:
+            failed = [line for line in tail.splitlines() if line.startswith(("FAILED", "ERROR"))]
+            if failed:
+                print(f"    {failed[0]}", flush=True)
+    missed = [r for r in rows if r[2] != "caught"]
+    print(f"\n{len(rows) - len(missed)} of {len(rows)} breaks caught" + (f"; not caught: {[r[0] for r in missed]}"
+                                                                         if missed else ""))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
