@@ -83,21 +83,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         ctx.cleanup()
     total = time.perf_counter() - t0
+    run = dict(ctx.run_info, seconds=total, load_before=load, figures=[r.number for r in results])
     saved = {
         "started": started.isoformat(timespec="seconds"),
         "seconds": total,
         "quick": args.quick,
         "machine": common.machine(),
         "load_before": load,
-        "model": str(args.model) if args.model
-        else "random bench model (engine.testing.tiny_model, qwen2_vl, bench size)",
-        "results": [dict(r.as_dict(), run_started=started.isoformat(timespec="seconds")) for r in results],
+        "model": ctx.model_label,
+        "results": [dict(r.as_dict(), run_started=run["run_started"]) for r in results],
+        "runs": [run],
+        "superseded": [],  # results a later run re-measured: kept, so every miss of every run stays listed
     }
     if wanted and (out / "results.json").exists():  # a partial run updates the saved figures it re-measured
-        old = json.loads((out / "results.json").read_text())
-        keep = [dict(r, run_started=r.get("run_started", old.get("started"))) for r in old.get("results", [])
-                if r["number"] not in wanted]
-        saved["results"] = sorted(keep + saved["results"], key=lambda r: r["number"])
+        saved = _merge(json.loads((out / "results.json").read_text()), saved, {r.number for r in results})
     common.write_json(out / "results.json", saved)
     if args.report:
         report.write(saved, out)
@@ -105,15 +104,35 @@ def main(argv: list[str] | None = None) -> int:
 
     print(report.table(saved))
     print(f"\n{len(results)} figure(s) in {total:.0f} s; raw samples and plots in {out}")
+    mixed = report.mixed_provenance(saved)
+    if args.report and mixed:
+        common.log(f"WARNING: the report shows {mixed}; run every figure on one commit for a report to commit")
     failed = [r for r in results if r.passes_check is False]
     if args.check and failed:
         for r in failed:
-            print(f"CHECK FAILED: figure {r.number} ({r.title}): ours {r.ours}, target {r.target} "
-                  f"(margin {r.margin or 'none'}) {r.note}", file=sys.stderr)
+            what = f"skipped: {r.skipped}" if r.skipped else f"ours {r.ours}, target {r.target}"
+            print(f"CHECK FAILED: figure {r.number} ({r.title}): {what} (margin {r.margin or 'none'}) {r.note}",
+                  file=sys.stderr)
         return 1
     if args.check:
         print("check passed: every figure within its target plus noise margin (skips listed above)")
     return 0
+
+
+def _merge(old: dict, new: dict, measured: set[int]) -> dict:
+    """A partial run's results replace the saved ones of the figures it measured; the replaced ones
+    move to ``superseded`` and the earlier runs stay listed, each result keeping its provenance."""
+    merged = dict(new)
+    old_run = old.get("runs") or [{"run_started": old.get("started"), "commit": "unknown", "dirty": True,
+                                   "quick": old.get("quick"), "figures": [r["number"] for r in old.get("results", [])]}]
+    keep, superseded = [], list(old.get("superseded", []))
+    for r in old.get("results", []):
+        r = dict(r, run_started=r.get("run_started", old.get("started")))
+        (superseded if r["number"] in measured else keep).append(r)
+    merged["results"] = sorted(keep + new["results"], key=lambda r: r["number"])
+    merged["runs"] = [*old_run, *new["runs"]]
+    merged["superseded"] = superseded
+    return merged
 
 
 if __name__ == "__main__":

@@ -57,6 +57,13 @@ class Context:
         self.out = Path(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.env = private_env(self.tmp / "home")
+        self.run_info = run_provenance(self)
+
+    @property
+    def model_label(self) -> str:
+        if self.model_dir is not None:
+            return str(self.model_dir)
+        return "random bench model (engine.testing.tiny_model, qwen2_vl, bench size)"
 
     def model(self, size: str = "bench", family: str = "qwen2_vl") -> Path:
         """The random-weight model of this size, built once per run and reused by every figure."""
@@ -137,6 +144,7 @@ class Result:
     seconds: float = 0.0
     quick: bool = False
     values: dict = field(default_factory=dict)  # the key numbers, machine-readable
+    provenance: dict = field(default_factory=dict)  # which code, when, on what: set by run_figure
 
     @classmethod
     def skip(cls, number: int, title: str, target: str, baseline_label: str, reason: str) -> Result:
@@ -175,7 +183,7 @@ def write_csv(path: Path, header: list[str], rows) -> Path:
         w = csv.writer(f)
         w.writerow(header)
         for row in rows:
-            w.writerow([f"{v:.4g}" if isinstance(v, float) else v for v in row])
+            w.writerow(row)  # full precision (repr of each float): the report can be reproduced from it
     return path
 
 
@@ -396,6 +404,7 @@ def run_figure(module, ctx: Context) -> Result:
     import traceback
 
     t0 = time.perf_counter()
+    started, load_start = _now_iso(), _load_avg()
     try:
         result = module.run(ctx)
     except Exception as e:  # the machinery broke: report it, and fail --check
@@ -404,7 +413,64 @@ def run_figure(module, ctx: Context) -> Result:
                         note=f"the benchmark failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}")
     result.seconds = time.perf_counter() - t0
     result.quick = ctx.quick
+    result.provenance = dict(ctx.run_info, figure_started=started, load_start=load_start, load_end=_load_avg())
+    judge(module, result)
     return result
+
+
+REPORT_ONLY = "report"  # a figure's TARGET when it reports a number without a target
+
+
+def judge(module, result: Result) -> None:
+    """What ``--check`` must see: a skip fails unless the figure says why it may be skipped
+    (``OPTIONAL = "reason"`` in its script), and a figure with a target must give a verdict."""
+
+    def add(text: str) -> None:
+        result.note = f"{result.note} {text}" if result.note else text
+
+    if result.skipped:
+        optional = getattr(module, "OPTIONAL", "")
+        if optional:
+            add(f"(optional: {optional})")
+        else:
+            result.passes_check = False
+            add("A skip fails the check (not an optional figure).")
+        return
+    if module.TARGET != REPORT_ONLY and (result.meets is None or result.passes_check is None):
+        result.passes_check = False
+        add("The figure has a target but gave no verdict.")
+
+
+# ------------------------------------------------------------------ provenance
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _load_avg() -> list[float] | None:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def git_state(root: Path = ROOT) -> tuple[str, bool]:
+    """(commit, dirty): HEAD's hash ("unknown" outside a checkout) and whether any tracked file is
+    changed or an untracked, unignored file exists."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=30).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True,
+                                timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", True
+    return commit or "unknown", bool(status.strip())
+
+
+def run_provenance(ctx: Context) -> dict:
+    """Stamped on every result of a run: the code (commit, dirty), the run's start, the machine, the model."""
+    commit, dirty = git_state()
+    m = machine()
+    return {"commit": commit, "dirty": dirty, "run_started": _now_iso(), "quick": ctx.quick,
+            "machine": machine_short(m), "cpu": m["cpu"], "model": ctx.model_label}
 
 
 def flush_to_disk(folder: Path) -> None:

@@ -12,7 +12,10 @@ alternating which side goes first:
   preprocessing, prefill and first token, and the text's way back to the GUI thread.
 - bare: ``mlx_vlm.stream_generate`` on the same PNG (the crop the engine read) to its first yield.
 
-Quick: the tiny model and 2 rounds (the machinery); full: the bench model and 6 rounds.
+Quick: the tiny model and 2 rounds, checked against an absolute target for the app's own part (the
+fixed cost: ours − bare, median): its first token takes tens of milliseconds, so a ratio would mostly
+measure the machinery. At a fast real model's first token of about 0.5 s, the full run's 1.10 leaves
+50 ms for that machinery, so the quick target is 50 ms. Full: the bench model and 6 rounds, the ratio.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ TARGET = "≤ 1.10"
 BASELINE_LABEL = "bare mlx-vlm first token, same crop, model resident"
 LIMIT = 1.10
 MARGIN = 0.05  # --check: scheduling noise of a loaded 2-core machine on seconds-long prefills
+QUICK_FIXED_MS = 50.0  # quick run: the app's own part, ms (what 1.10 leaves of a 0.5 s first token)
+QUICK_MARGIN_MS = 25.0  # --check: two rounds on a shared machine
 REGION = (600, 200)
 
 
@@ -163,20 +168,25 @@ def run(ctx: common.Context) -> Result:
     raw = common.write_csv(ctx.path("fig30_capture_to_text.csv"), ["round", "side", "seconds"], rows)
     plot = ctx.path("fig30_capture_to_text.png")
     _plot(plot, rows, ratio)
+    fixed_ms = 1000 * (common.median(ours) - common.median(bare))
+    if ctx.quick:  # the tiny model's first token takes tens of ms: the app's own part is checked instead
+        target = f"fixed cost ≤ {QUICK_FIXED_MS:.0f} ms (quick)"
+        meets, passes = fixed_ms <= QUICK_FIXED_MS, fixed_ms <= QUICK_FIXED_MS + QUICK_MARGIN_MS
+        margin = f"+{QUICK_MARGIN_MS:.0f} ms"
+    else:
+        target, meets, passes, margin = TARGET, ratio <= LIMIT, ratio <= LIMIT + MARGIN, f"+{MARGIN}"
     return Result(
-        NUMBER, TITLE, TARGET, BASELINE_LABEL,
+        NUMBER, TITLE, target, BASELINE_LABEL,
         baseline=f"median {common.median(bare) * 1000:.0f} ms",
-        ours=f"median {common.median(ours) * 1000:.0f} ms → ratio {ratio:.3f}",
-        # quick: the tiny model's first token takes tens of ms, so the fixed cost (grab, overlay, PNG, submit)
-        # is most of it; the target is about a real prefill, measured with the bench model in the full run
-        meets=None if ctx.quick else ratio <= LIMIT, passes_check=None if ctx.quick else ratio <= LIMIT + MARGIN,
-        margin=f"+{MARGIN}",
+        ours=f"median {common.median(ours) * 1000:.0f} ms → ratio {ratio:.3f}, fixed cost {fixed_ms:.0f} ms",
+        meets=meets, passes_check=passes,
+        margin=margin,
         note=f"{size} model, {rounds} interleaved rounds, crop {r['crop'][0]}×{r['crop'][1]} px (offscreen, DPR 1); "
-             f"fixed cost {1000 * (common.median(ours) - common.median(bare)):.0f} ms; "
              f"per-round ratios {', '.join(f'{x:.3f}' for x in pairs)}"
-             + (" (quick: report only, the tiny model's first token is too short for the ratio to mean much)."
+             + (" (quick: the fixed cost is checked; the tiny model's first token is too short for the ratio)."
                 if ctx.quick else "."),
-        plots=[plot.name], raw=[raw.name], values={"ratio": ratio, "ours_s": ours, "bare_s": bare},
+        plots=[plot.name], raw=[raw.name],
+        values={"ratio": ratio, "fixed_ms": fixed_ms, "ours_s": ours, "bare_s": bare},
     )
 
 

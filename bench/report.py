@@ -33,27 +33,97 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _measured(r: dict, saved: dict) -> str:
+    """Which code measured a result, and when: 'a1b2c3d 2026-12-02' (+ '(uncommitted changes)')."""
+    prov = r.get("provenance") or {}
+    commit = prov.get("commit", "unknown")
+    when = (prov.get("figure_started") or r.get("run_started") or saved.get("started") or "?")[:16].replace("T", " ")
+    text = f"{commit[:7]} {when}"
+    if prov.get("dirty", True):
+        text += " (uncommitted changes)"
+    return text
+
+
+def mixed_provenance(saved: dict) -> str:
+    """'' when every result comes from one commit of a clean tree; otherwise what is mixed, for a warning."""
+    by_commit: dict[str, list[int]] = {}
+    dirty: list[int] = []
+    for r in saved["results"]:
+        prov = r.get("provenance") or {}
+        by_commit.setdefault(prov.get("commit", "unknown")[:7], []).append(r["number"])
+        if prov.get("dirty", True):
+            dirty.append(r["number"])
+    problems = []
+    if len(by_commit) > 1:
+        problems.append(f"figures from {len(by_commit)} commits ("
+                        + "; ".join(f"{c}: {', '.join(map(str, sorted(ns)))}" for c, ns in by_commit.items()) + ")")
+    elif "unknown" in by_commit:
+        problems.append("figures whose commit is not recorded")
+    if dirty:
+        problems.append(f"figures measured on a tree with uncommitted changes ({', '.join(map(str, sorted(dirty)))})")
+    return " and ".join(problems)
+
+
 def table(saved: dict) -> str:
     m = saved["machine"]
     machine = common.machine_short(m)
+    mixed = bool(mixed_provenance(saved))
     rows = [
-        "| # | figure | target | baseline (same run) | ours | verdict | machine |",
-        "|---|---|---|---|---|---|---|",
+        "| # | figure | target | baseline (same run) | ours | verdict | measured (commit, UTC) | machine |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in saved["results"]:
         baseline = f"{r['baseline_label']}: {r['baseline']}" if r["baseline"] not in ("—", "") else r["baseline_label"]
         ours = r["ours"] if not r.get("skipped") else f"skipped: {r['skipped']}"
         if r["meets"] is False and r.get("note", "").startswith("the benchmark failed"):
             ours = r["note"]
+        measured = ("⚠️ " if mixed else "") + _measured(r, saved)
         rows.append(
             f"| {r['number']} | {_cell(r['title'])} | {_cell(r['target'])} | {_cell(baseline)} | {_cell(ours)} "
-            f"| {_verdict(r)} | {_cell(machine)} |"
+            f"| {_verdict(r)} | {_cell(measured)} | {_cell(machine)} |"
         )
     return "\n".join(rows)
 
 
+def misses(saved: dict) -> list[str]:
+    """Every miss of every run the report shows: the current results' and those a later run replaced."""
+    lines = []
+    current = {r["number"]: r for r in saved["results"]}
+    for r in sorted(saved["results"] + saved.get("superseded", []),
+                    key=lambda r: (r["number"], r.get("run_started") or "")):
+        if r["meets"] is not False:
+            continue
+        line = (f"- **Figure {r['number']} ({r['title']})** missed its target ({r['target']}) in the "
+                f"{'quick' if r.get('quick') else 'full'} run measured at {_measured(r, saved)}: {r['ours']}. "
+                + (r.get("note") or ""))
+        if r is not current.get(r["number"]):
+            now = current.get(r["number"])
+            line += (f" Re-measured later ({_measured(now, saved)}): {_verdict(now)}, {now['ours']}."
+                     if now else " Not re-measured since.")
+        lines.append(line.rstrip())
+    return lines
+
+
 def _runs(saved: dict, kind: str) -> str:
-    """When the figures were measured: one run, or which figures a later partial run re-measured."""
+    """When and on which code the figures shown were measured: one run, or which figures which run measured."""
+    runs = saved.get("runs")
+    if runs:
+        showing = {r["number"] for r in saved["results"]}
+        parts = []
+        for run in runs:
+            ns = sorted(showing & set(run.get("figures", [])))
+            if not ns:
+                continue
+            which = "quick" if run.get("quick") else "full"
+            commit = (run.get("commit") or "unknown")[:7]
+            if run.get("dirty", True):
+                commit += " with uncommitted changes"
+            load = f", load {run['load_before']}" if run.get("load_before") else ""
+            parts.append(f"figure{'s' if len(ns) > 1 else ''} {', '.join(map(str, ns))} from the {which} run of "
+                         f"commit {commit} started {run.get('run_started')}{load}")
+        if len(parts) == 1 and len(runs) == 1:
+            return f"{kind} run of commit {parts[0].split(' of commit ', 1)[1]}, {saved['seconds'] / 60:.1f} min"
+        return "; ".join(parts)
     by: dict[str, list[int]] = {}
     for r in saved["results"]:
         by.setdefault(r.get("run_started") or saved["started"], []).append(r["number"])
@@ -73,12 +143,18 @@ def write(saved: dict, out: Path, path: Path = REPORT) -> Path:
     rel = Path(os.path.relpath(out, docs))
     m = saved["machine"]
     kind = "quick" if saved.get("quick") else "full"
+    mixed = mixed_provenance(saved)
+    commits = {(r.get("provenance") or {}).get("commit", "unknown") for r in saved["results"]}
     lines = [
         "# Benchmarks",
         "",
         f"_Generated by `python -m bench --report` ({_runs(saved, kind)}). Do not edit by hand: the text "
         "comes from the scripts in "
         "`bench/` (docstrings and `FINDINGS`); rewrite with `python -m bench --report --no-run`._",
+        "",
+        (f"> ⚠️ **Mixed provenance: this report shows {mixed}.** Each row says which code measured it; "
+         "a report to rely on comes from one full run on one commit." if mixed else
+         f"Every figure below was measured by one run of commit `{next(iter(commits))}` (no uncommitted changes)."),
         "",
         "OCR Tray exists for its memory behaviour: the model gives its memory back when it unloads, "
         "memory does not grow per request, the window never stalls while a document is read, and the "
@@ -92,7 +168,8 @@ def write(saved: dict, out: Path, path: Path = REPORT) -> Path:
         "",
         f"Machine: {m['cpu']} · {m['cores']} cores · {m['ram_gb']} GB RAM · {m['os']} {m['arch']} · "
         f"{m['device']} · Python {m['python']} · mlx {m['mlx']} · mlx-vlm {m['mlx_vlm']} · "
-        f"PyMuPDF {m['pymupdf']} · PySide6 {m['PySide6']}. Load average at the start: {saved.get('load_before', '?')}.",
+        f"PyMuPDF {m['pymupdf']} · PySide6 {m['PySide6']}. Each figure's section gives the load average at its "
+        "start and end.",
         "",
         ("The model is a random-weight checkpoint built by `engine.testing.tiny_model` (family qwen2_vl, size "
          "`bench`: about 0.9 GB of weights, every tensor under 32 MB), so no download is needed and the "
@@ -100,16 +177,16 @@ def write(saved: dict, out: Path, path: Path = REPORT) -> Path:
          if saved.get("model", "random").startswith("random") else f"Model: `{saved['model']}`."),
         "",
     ]
-    misses = [r for r in saved["results"] if r["meets"] is False]
+    missed = misses(saved)
     lines += ["## Misses", ""]
-    if misses:
-        for r in misses:
-            lines.append(f"- **Figure {r['number']} ({r['title']})** misses its target ({r['target']}): {r['ours']}. "
-                         + (r.get("note") or ""))
+    if missed:
+        lines += missed
         lines.append("")
         lines.append("Each figure's findings below give the cause and the fix.")
     else:
-        lines.append("None: every measured figure meets its target in this run.")
+        runs = len(saved.get("runs") or [saved])
+        lines.append("None: every measured figure meets its target"
+                     + (" in this run." if runs == 1 else f" in each of the {runs} runs shown."))
     skipped = [r for r in saved["results"] if r.get("skipped")]
     for r in skipped:
         lines.append(f"- Figure {r['number']} was skipped here: {r['skipped']}.")
@@ -126,6 +203,11 @@ def write(saved: dict, out: Path, path: Path = REPORT) -> Path:
         lines.append(f"Target: **{r['target']}** · measured: baseline ({r['baseline_label']}) {r['baseline']}; "
                      f"ours {r['ours']} · {_verdict(r)} · `--check` margin: {r.get('margin') or 'none'} · "
                      f"{r.get('seconds', 0):.0f} s")
+        prov = r.get("provenance") or {}
+        lines += ["", f"Measured by {'the quick' if r.get('quick') else 'a full'} run at {_measured(r, saved)}"
+                      + (f", commit `{prov['commit']}`" if prov.get("commit") else "")
+                      + (f"; load average {prov['load_start']} at the start, {prov['load_end']} at the end"
+                         if prov.get("load_start") else "") + "."]
         if r.get("note"):
             lines += ["", r["note"]]
         findings = getattr(module, "FINDINGS", "").strip() if module is not None else ""
@@ -200,7 +282,16 @@ def _running_section() -> list[str]:
         "missing. Run the full report on a quiet machine: the runner notes the load average when it starts.",
         "",
         "Each figure's noise margin for `--check` is a constant at the top of its script (`MARGIN…`), "
-        "with the reason beside it. A figure that fails to run fails the check too.",
+        "with the reason beside it. A figure that fails to run fails the check too, and so does one that "
+        "is skipped, unless its script declares it optional with the reason (`OPTIONAL = \"…\"`), and one "
+        "that has a target but gives no verdict.",
+        "",
+        "Every result records its provenance in `results.json`: the commit and whether the tree had "
+        "uncommitted changes, when the run and the figure started, the load average at the figure's start "
+        "and end, the machine and the model. A partial run (`--only`) replaces the figures it measured and "
+        "keeps the replaced results under `superseded`, so the report's misses list every miss of every "
+        "run it shows; when the figures come from different commits or a changed tree, the report says so "
+        "in its header and in each row. Raw CSV files keep every digit.",
         "",
         "On a CPU without fast matrix kernels (as here: the bench model reads a 64×64 image in about "
         "ten seconds, almost all of it prefill), the quick run keeps the bench model where the figure "

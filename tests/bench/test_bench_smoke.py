@@ -84,7 +84,7 @@ def test_report_lists_every_figure_with_its_plot(fake_figures, tmp_path):
     assert "| 1 | fake 1 |" in md and "| 2 | fake 2 |" in md
     assert "❌ misses" in md and "✅ meets" in md
     assert "![Figure 1](fake1.png)" in md
-    assert "Figure 2 (fake 2)** misses its target" in md
+    assert "Figure 2 (fake 2)** missed its target" in md
 
 
 def test_readme_table_is_replaced_between_its_markers(fake_figures, tmp_path):
