@@ -134,8 +134,8 @@ def event_json(name: str, payload: Any, shown_path: str) -> dict[str, Any]:
 
     if name == b.QUEUED:
         return {"event": name, "job_id": payload.job_id, "path": shown_path, "position": payload.position}
-    if name == b.STARTED:
-        return {"event": name, "job_id": payload.job_id, "path": shown_path}
+    if name == b.STARTED:  # with the format the model's answers will be in (the job's task)
+        return {"event": name, "job_id": payload.job_id, "path": shown_path, "format": payload.options.output or None}
     if name == b.PAGE_STARTED:
         return {"event": name, "job_id": payload.job_id, "path": shown_path, "page": payload.page,
                 "pages": payload.pages}

@@ -211,6 +211,7 @@ def status_json(s: Any, bridge: b.ApiBridge) -> dict[str, Any]:
 
 
 def models_json(spec: Any) -> dict[str, Any]:
+    from engine.formats import tasks_for
     from engine.models import downloads
     from engine.models.presets import PRESETS
 
@@ -219,8 +220,9 @@ def models_json(spec: Any) -> dict[str, Any]:
         state = downloads.cache_state(p.repo_id)
         data.append({"id": p.id, "object": "model", "owned_by": "ocr-tray", "label": p.label, "repo_id": p.repo_id,
                      "downloaded": state.downloaded, "size": state.size_on_disk if state.downloaded else p.approx_bytes,
-                     "current": spec.source == p.repo_id})
+                     "current": spec.source == p.repo_id,
+                     "tasks": [t.id for t in tasks_for(p.id)]})  # the `task` option's values (the first: default)
     if not any(row["current"] for row in data):
         data.append({"id": spec.source, "object": "model", "owned_by": "ocr-tray", "label": spec.label,
-                     "repo_id": None, "downloaded": True, "size": None, "current": True})
+                     "repo_id": None, "downloaded": True, "size": None, "current": True, "tasks": []})
     return {"object": "list", "current": next(r["id"] for r in data if r["current"]), "data": data}

@@ -1,6 +1,6 @@
 """The API's request and response shapes (for validation and the OpenAPI page) and options → ``OcrOptions``.
 
-The options are the command line's, by the same names as its flags (``model``, ``prompt``,
+The options are the command line's, by the same names as its flags (``model``, ``prompt``, ``task``,
 ``max_tokens``, ``dpi``, ``max_side``, ``text_layer``, ``password``) plus ``pages``, ``keep_alive`` and
 ``stream``. They are applied over the user's saved settings with ``engine.settings.apply_overrides``,
 as ``ocr-tray ocr`` applies its flags, so a value out of bounds is refused with the same message.
@@ -20,8 +20,8 @@ from engine.models.presets import ModelSpec
 from .errors import ApiError
 
 SETTING_FOR = {"max_tokens": "ocr/max_tokens", "dpi": "ocr/pdf_dpi", "max_side": "ocr/max_image_side"}
-OPTION_NAMES = ("model", "prompt", "max_tokens", "dpi", "max_side", "text_layer", "password", "pages", "keep_alive",
-                "stream")
+OPTION_NAMES = ("model", "prompt", "task", "max_tokens", "dpi", "max_side", "text_layer", "password", "pages",
+                "keep_alive", "stream")
 MAX_PAGES_LISTED = 100_000
 
 
@@ -33,6 +33,9 @@ class Options(BaseModel):
     model: str | None = Field(None, description="a preset id, a repo id or a folder: must be the app's model "
                                                 "(the app reads with one model; another is a 404)")
     prompt: str | None = Field(None, description="the instruction given with each page instead of the model's own")
+    task: str | None = Field(None, description="what the app's model reads the document as: one of its tasks (GET "
+                                               "/v1/models lists them, e.g. text, table, formula, chart), or "
+                                               "\"default\"; not with prompt")
     max_tokens: int | None = Field(None, description="a page stops after this many tokens (1–8192)")
     dpi: int | None = Field(None, description="PDF rendering resolution (72–400)")
     max_side: int | None = Field(None, description="a cap on the image side in pixels (0: the model's limit)")
@@ -78,6 +81,11 @@ class PageOut(BaseModel):
     seconds: float
     error: str | None = None
     text_layer_rejected: str | None = None
+    format: str | None = Field(None, description="the format of text: the task's answer format (otsl, latex, "
+                                                 "markdown, grounded-markdown, …) or plain for a text layer")
+    model: str = Field("", description="the model that read the page (empty for a text layer)")
+    first_token_seconds: float = 0.0
+    tokens_per_second: float = 0.0
 
 
 class OcrResponse(BaseModel):
@@ -178,9 +186,29 @@ def ocr_options(opts: Options, values: Mapping[str, Any], current: ModelSpec) ->
                               "record_history": bool(values.get("api/keep_history", True))}
     if opts.prompt is not None:
         fields["prompt"] = opts.prompt
+    if opts.task is not None:
+        fields["task"] = check_task(opts.task, current, opts.prompt is not None)
     if isinstance(opts.text_layer, str):
         fields["text_layer"] = TextLayer(opts.text_layer)
     return options_from(merged, **fields)
+
+
+def check_task(task: str, current: ModelSpec, prompt_given: bool) -> str:
+    """The task to read with (one of the app's model's, or its default); 400 in one line otherwise."""
+    from engine.formats import tasks_for
+    from engine.settings import DEFAULT_TASK
+
+    tasks = tasks_for(current.preset_id) if current.preset_id != "custom" else ()
+    if not tasks:
+        raise ApiError(ErrorKind.REQUEST, f"task: the app's model ({current.label}) has no tasks; it reads with its "
+                       "own prompt (give prompt instead)")
+    if prompt_given:
+        raise ApiError(ErrorKind.REQUEST, "task and prompt cannot be used together: the task chooses the prompt")
+    ids = [t.id for t in tasks]
+    if task != DEFAULT_TASK and task not in ids:
+        raise ApiError(ErrorKind.REQUEST, f"task {task!r}: {current.label} has the tasks {', '.join(ids)} "
+                       "(the first is its default)")
+    return ids[0] if task == DEFAULT_TASK else task
 
 
 def check_model(wanted: ModelSpec, current: ModelSpec, name: str) -> None:
@@ -201,9 +229,14 @@ def _api_names(message: str) -> str:
 
 
 def page_json(page: Any, path: str | None = None) -> dict[str, Any]:
+    """``ocr-tray ocr --json``'s fields for a page, plus its ``format`` (a client converts ``text`` with it)."""
     out = page.as_json()
     if path is not None:
         out["path"] = path
+    if getattr(page, "output", ""):
+        out["format"] = page.output
+    out.update(model=page.model, first_token_seconds=round(page.first_token_seconds, 4),
+               tokens_per_second=round(page.tokens_per_second, 2))
     return out
 
 

@@ -59,7 +59,8 @@ def build_parser(saved: Mapping[str, Any] | None = None) -> argparse.ArgumentPar
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)  # described above
     parser.add_argument("--idle-seconds", type=float, default=None, help=argparse.SUPPRESS)  # tests
     parser.add_argument("--instance-key", default=None, help=argparse.SUPPRESS)  # tests
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    # prog: each command's own usage reads "ocr-tray ocr …", not the app's two-line usage first
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog="ocr-tray")
     for name, module in COMMANDS.items():
         p = sub.add_parser(name, help=module.HELP, description=module.HELP[:1].upper() + module.HELP[1:] + ".")
         module.add_arguments(p, saved)

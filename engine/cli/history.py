@@ -1,7 +1,7 @@
 """``ocr-tray history``: list, search, show, resume and delete documents in the history
 
     ocr-tray history [--search TEXT] [--json]      newest first; interrupted ones say how to resume
-    ocr-tray history show ID [--json]              a document's text (one JSON object per page)
+    ocr-tray history show ID [--json | --format F] a document's text (one JSON object per page; converted)
     ocr-tray history resume ID [OCR FLAGS]         OCR only the pages still missing, into the same record
     ocr-tray history delete ID
     ocr-tray history clear --yes
@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
     show = sub.add_parser("show", help="print a document's text")
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true", dest="show_json", help="one JSON object per page")
+    show.add_argument("--format", choices=ocr.FORMATS, default=None, dest="show_format",
+                      help="each page converted from the model's answer, as `ocr-tray ocr --format` writes it "
+                           "(default: the text as it was read)")
     resume = sub.add_parser(
         "resume", help="OCR the pages still missing from an interrupted document",
         description="OCR only the pages still missing. Any `ocr-tray ocr` flag may follow the ID "
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace, out=None, err=None, store: HistoryStore | None
     try:
         action = getattr(args, "action", None)
         if action == "show":
-            return _show(store, args.id, args.show_json, out)
+            return _show(store, args.id, args.show_json, out, getattr(args, "show_format", None))
         if action == "resume":
             return _resume(store, args, out, err)
         if action == "delete":
@@ -111,8 +114,15 @@ def _list(store: HistoryStore, search: str | None, as_json: bool, limit: int | N
     return 0
 
 
-def _show(store: HistoryStore, record: int, as_json: bool, out) -> int:
+def _show(store: HistoryStore, record: int, as_json: bool, out, fmt: str | None = None) -> int:
     doc = store.document(record)
+    if fmt is not None:  # converted, as ocr-tray ocr --format writes each page (each page keeps its format)
+        from .output import Output
+
+        output = Output(out, fmt=fmt)
+        for page in store.pages(record):
+            output.page_done(page)
+        return 0
     for page in store.pages(record):
         if as_json:
             print(json.dumps(page.as_json(), ensure_ascii=False), file=out)

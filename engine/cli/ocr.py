@@ -25,8 +25,10 @@ def add_arguments(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
     p.add_argument("--pages", metavar="LIST", type=_pages, help="only these pages, e.g. 1-3,7 (default: all)")
     p.add_argument("--text-layer", choices=("auto", "always", "never"), default=None,
                    help="a PDF page's own text: auto uses it when it reads as text, always whenever there is some, "
-                        "never reads every page with the model (--no-text-layer is never)")
-    p.add_argument("--password", metavar="PW", help="the password of protected PDFs")
+                        "never reads every page with the model (--no-text-layer is never; default: auto, or never "
+                        "when the saved setting is off)")
+    p.add_argument("--password", metavar="PW", help="the password of protected PDFs (default: none; a protected "
+                                                    "PDF without it fails in one line)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per page (path, page, pages, text, source, tokens, seconds)")
     p.add_argument("--format", choices=FORMATS, default=None,
@@ -123,14 +125,6 @@ def task_problem(values: Mapping[str, Any], task_id: str, prompt_given: bool) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "format", None) or getattr(args, "ocr/task", None):
-        args.standalone = True  # the local API carries neither a task nor a format yet: read in this process
-    if not getattr(args, "standalone", False):  # the running app reads them with its warm model (engine.cli.remote)
-        from . import remote
-
-        code = remote.run(args)
-        if code is not None:
-            return code
     from dataclasses import replace
 
     from engine.history import default_store
@@ -152,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
             return 2
         values["ocr/task"] = task_id
+    if not getattr(args, "standalone", False):  # the running app reads them with its warm model (engine.cli.remote)
+        from . import remote
+
+        code = remote.run(args)
+        if code is not None:
+            return code
     prompt = flags.get("model/custom_prompt") if values.get("model/preset") != CUSTOM_ID else None
     spec = spec_from(values, prompt)
     options = options_from(values, password=args.password, pages=args.pages)

@@ -18,8 +18,9 @@ from typing import IO, Any
 from engine.jobs import PageResult
 
 # the ``ocr`` flags that travel as API options (setting key -> option name); the rest stay local
-OPTION_FOR = {"model/preset": "model", "model/custom_prompt": "prompt", "ocr/max_tokens": "max_tokens",
-              "ocr/pdf_dpi": "dpi", "ocr/max_image_side": "max_side", "ocr/use_text_layer": "text_layer"}
+OPTION_FOR = {"model/preset": "model", "model/custom_prompt": "prompt", "ocr/task": "task",
+              "ocr/max_tokens": "max_tokens", "ocr/pdf_dpi": "dpi", "ocr/max_image_side": "max_side",
+              "ocr/use_text_layer": "text_layer"}
 
 
 def request_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -27,6 +28,8 @@ def request_options(args: argparse.Namespace) -> dict[str, Any]:
     from .ocr import overrides
 
     options = {OPTION_FOR[key]: value for key, value in overrides(args).items() if key in OPTION_FOR}
+    if getattr(args, "text_layer", None):  # --text-layer auto|always|never (over --no-text-layer's false)
+        options["text_layer"] = args.text_layer
     if getattr(args, "password", None):
         options["password"] = args.password
     if getattr(args, "pages", None):
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
         print(f"error: {target}: cannot be written ({e.strerror or e})", file=err or sys.stderr)
         client.close()
         return 2
-    output = Output(sink or out or sys.stdout, bool(getattr(args, "json", False)))
+    output = Output(sink or out or sys.stdout, bool(getattr(args, "json", False)), fmt=getattr(args, "format", None))
     console = Console(err or sys.stderr, bool(getattr(args, "quiet", False)))
     failures = 0
     try:
@@ -82,6 +85,9 @@ def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | Non
                     if e.status == 404 and e.kind == "not-found" and "model" in options and path == files[0]:
                         console.note(f"{e.message}; reading without the app")
                         return None
+                    if e.kind == "request":  # the options themselves are wrong (e.g. a task the app's model lacks)
+                        console.error(e.message)
+                        return 2
                     failures += 1
                     console.error(e.message)
     except Unreachable as e:
@@ -101,7 +107,9 @@ def _one(client: Any, path: str, options: dict[str, Any], output: Any, console: 
     """One file, its events printed as the in-process engine prints them; whether it was read to the end."""
     for event in client.ocr_events(os.path.abspath(path), options):
         kind = event.get("event")
-        if kind == "page.started":
+        if kind == "job.started":
+            output.output = event.get("format") or ""  # a page cut short is written in the job's format
+        elif kind == "page.started":
             output.page_started(path, int(event["page"]), int(event["pages"]))
         elif kind == "text.delta":
             output.text(event["text"])
@@ -128,6 +136,8 @@ def _page(event: dict[str, Any], path: str) -> PageResult:
     return PageResult(
         int(event["job_id"]), path, int(event["page"]), int(event["pages"]), event["text"], event["source"],
         prompt_tokens=int(event.get("prompt_tokens", 0)), generation_tokens=int(event.get("generation_tokens", 0)),
-        seconds=float(event.get("seconds", 0.0)), error=event.get("error"),
-        text_layer_rejected=event.get("text_layer_rejected"),
+        seconds=float(event.get("seconds", 0.0)), error=event.get("error"), model=event.get("model", ""),
+        first_token_seconds=float(event.get("first_token_seconds", 0.0)),
+        tokens_per_second=float(event.get("tokens_per_second", 0.0)),
+        text_layer_rejected=event.get("text_layer_rejected"), output=event.get("format") or "",
     )

@@ -14,7 +14,8 @@ from .conftest import temp_files, upload_root
 
 pytestmark = pytest.mark.slow
 
-PAGE_FIELDS = {"path", "page", "pages", "text", "source", "prompt_tokens", "generation_tokens", "seconds"}
+PAGE_FIELDS = {"path", "page", "pages", "text", "source", "prompt_tokens", "generation_tokens", "seconds", "model",
+               "first_token_seconds", "tokens_per_second"}
 
 
 def test_ocr_by_path_answers_one_document_with_the_cli_page_fields(make_api, tmp_path):
@@ -24,13 +25,39 @@ def test_ocr_by_path_answers_one_document_with_the_cli_page_fields(make_api, tmp
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["status"] == JobStatus.DONE and doc["path"] == str(pdf) and doc["page_count"] == 2
-    assert [set(p) for p in doc["pages"]] == [PAGE_FIELDS, PAGE_FIELDS]
+    assert [set(p) for p in doc["pages"]] == [PAGE_FIELDS | {"format"}] * 2
     assert [p["source"] for p in doc["pages"]] == [PageSource.TEXT_LAYER, PageSource.MODEL]
+    # the format a client converts each page's text with: plain for a text layer, the task's for the model's
+    assert [p["format"] for p in doc["pages"]] == ["plain", ended_output(api)]
     assert "Page 1" in doc["pages"][0]["text"]  # the text layer's own words
     assert doc["pages"][1]["generation_tokens"] <= 4
     assert "access-control-allow-origin" not in r.headers
     [ended] = [p for n, p in api.events if n == "jobEnded"]
     assert (ended.job_id, ended.client, ended.options.max_tokens) == (doc["job_id"], "api", 4)
+
+
+def ended_output(api) -> str:
+    [ended] = [p for n, p in api.events if n == "jobEnded"]
+    return ended.options.output
+
+
+def test_a_task_is_checked_against_the_apps_model(make_api, tmp_path):
+    from engine.api.errors import ApiError
+    from engine.api.schemas import check_task
+    from engine.models.presets import ModelSpec, preset
+
+    paddle = ModelSpec.from_preset(preset("paddleocr-vl"))
+    assert check_task("table", paddle, False) == "table" and check_task("default", paddle, False) == "text"
+    for task, prompt, words in (("markdown", False, "has the tasks text, table, formula, chart"),
+                                ("table", True, "task and prompt cannot be used together")):
+        with pytest.raises(ApiError, match=words):
+            check_task(task, paddle, prompt)
+    api = make_api()  # the tiny model, a custom model: no tasks
+    png = samples.write_png(tmp_path / "p.png")
+    r = api.request("POST", "/v1/ocr", json={"path": str(png), "task": "table"})
+    assert r.status_code == 400 and r.json()["error"]["kind"] == ErrorKind.REQUEST
+    assert "has no tasks" in r.json()["error"]["message"]
+    assert [n for n, _ in api.events if n == "jobQueued"] == []
 
 
 def test_streamed_events_are_the_engine_signals_in_their_order(make_api, tmp_path):
@@ -53,7 +80,9 @@ def test_streamed_events_are_the_engine_signals_in_their_order(make_api, tmp_pat
     for page in (e for e in events if e["event"] == "page.done"):
         deltas = [e["text"] for e in events if e["event"] == "text.delta" and e["page"] == page["page"]]
         assert "".join(deltas) == page["text"]
-        assert set(page) >= PAGE_FIELDS
+        assert set(page) >= PAGE_FIELDS | {"format"}
+    started = next(e for e in events if e["event"] == "job.started")
+    assert started["format"] == ended_output(api)  # a client can write a page cut short in its format
     assert events[-1]["status"] == JobStatus.DONE and events[-1]["pages"] == 3 and events[-1]["error"] is None
 
 
@@ -89,6 +118,8 @@ def test_status_models_load_and_unload(make_api):
     assert [m["id"] for m in models["data"] if m["current"]] == [models["current"]]
     assert {"paddleocr-vl", "glm-ocr"} <= {m["id"] for m in models["data"]}
     assert all(m["downloaded"] is False for m in models["data"] if not m["current"])  # an empty HF cache
+    tasks = {m["id"]: m["tasks"] for m in models["data"]}
+    assert tasks["paddleocr-vl"] == ["text", "table", "formula", "chart"] and tasks[models["current"]] == []
 
     r = api.request("POST", "/v1/load", json={})
     assert r.status_code == 202

@@ -99,3 +99,25 @@ def test_history_is_a_registered_subcommand():
     args = build_parser().parse_args(["history", "resume", "3", "--json", "--max-tokens", "4"])
     assert (args.action, args.id, args.ocr_flags) == ("resume", 3, ["--json", "--max-tokens", "4"])
     assert isinstance(args, argparse.Namespace)
+
+
+def test_show_converts_each_page_from_the_format_it_was_read_in(store, doc_file):
+    """A table page read as OTSL and a text-layer page: --format markdown writes the table as a table and
+    the text as it was; --format json gives each page's raw answer and blocks."""
+    import dataclasses
+
+    r = store.start_document(doc_file, 2, "PaddleOCR-VL 1.5")
+    table = dataclasses.replace(page(1, "<fcel>Item<fcel>Price<nl><fcel>Bread<fcel>9.00<nl>", path=doc_file, pages=2),
+                                output="otsl")
+    store.add_page(r, table)
+    store.add_page(r, dataclasses.replace(page(2, "Thank you for your order", path=doc_file, pages=2,
+                                               source="text-layer"), output="plain"))
+    store.finish_document(r, JobStatus.DONE)
+    code, out, _ = _cli(store, "show", str(r), "--format", "markdown")
+    assert code == 0
+    assert "| Item | Price |" in out and "| Bread | 9.00 |" in out and "<fcel>" not in out
+    assert "Thank you for your order" in out and "page 2 of 2" in out
+    code, out, _ = _cli(store, "show", str(r), "--format", "json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [x["format"] for x in rows] == ["otsl", "plain"] and rows[0]["raw"].startswith("<fcel>")
+    assert rows[0]["blocks"][0]["type"] == "table"

@@ -61,6 +61,27 @@ def test_output_is_byte_identical_to_standalone_for_a_text_layer_pdf(make_api, t
     assert api.engine.status.loads == 1  # the app loaded once for both of its jobs
 
 
+def test_formats_go_through_the_app_and_match_standalone(make_api, tmp_path, tiny_model_dir):
+    """--format asks the running app too (no second model): each page comes back with its answer format
+    and is converted here exactly as a standalone run converts it."""
+    api = make_api()
+    pdf = samples.write_pdf(tmp_path / "born-digital.pdf", pages=2, text_pages={1, 2})
+    for fmt in ("markdown", "json", "html"):
+        remote = ocr_tray(api, "ocr", pdf, "--format", fmt)
+        alone = ocr_tray(api, "ocr", pdf, "--standalone", "--model", tiny_model_dir, "--format", fmt)
+        assert remote.returncode == alone.returncode == 0, remote.stderr + alone.stderr
+        assert remote.stdout == alone.stdout and remote.stdout, fmt
+    png = samples.write_png(tmp_path / "scan.png")
+    read = ocr_tray(api, "ocr", png, "--max-tokens", "3", "--format", "json")
+    assert read.returncode == 0, read.stderr
+    [page] = [json.loads(line) for line in read.stdout.splitlines()]
+    assert page["source"] == PageSource.MODEL and page["format"] and "raw" in page and "blocks" in page
+    assert len([p for n, p in api.events if n == "jobEnded"]) == 4  # every --format run but --standalone's
+    assert api.engine.status.loads == 1
+    bad = ocr_tray(api, "ocr", png, "--task", "table")  # a custom model has no tasks: a usage error, at once
+    assert bad.returncode == 2 and b"has no tasks" in bad.stderr
+
+
 def test_standalone_and_no_app_read_in_process(make_api, tmp_path, tiny_model_dir, runtime_dir):
     png = samples.write_png(tmp_path / "x.png")
     alone = ocr_tray(None, "ocr", png, "--model", tiny_model_dir, "--max-tokens", "2", "--json")
