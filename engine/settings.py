@@ -41,7 +41,7 @@ ORGANIZATION = "OCR Tray"
 APPLICATION = "OCR Tray"
 TABS = ("General", "Model", "OCR", "History")
 TAB_FOR_PREFIX = {"memory": "General", "ui": "General", "model": "Model", "ocr": "OCR", "history": "History",
-                  "api": "General"}
+                  "api": "Local API"}
 DEFAULT_TASK = "default"  # the setting "ocr/task" when the model reads with its own default task
 DEFAULT_API_PORT = 47820  # no well-known tool's port (not in /etc/services); taken → a free port is used
 

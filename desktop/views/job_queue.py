@@ -52,6 +52,7 @@ class JobQueue(QWidget):
         self._active: set[int] = set()
         self._failed: set[int] = set()
         self._retryable: set[int] = set()
+        self._retry_when_ended: set[int] = set()
 
         self.title = QLabel("Queue")
         self.title.setObjectName("jobQueueTitle")
@@ -150,9 +151,13 @@ class JobQueue(QWidget):
         self._end(result.job_id)
 
     def offer_retry(self, job_id: int) -> None:
-        """A finished row that can be tried again: a Retry button on it (and in its menu)."""
+        """A finished row that can be tried again: a Retry button on it (and in its menu). Offered while
+        the row still shows the job running (whoever hears of the failure first), it comes when the row ends."""
         item = self._rows.get(job_id)
-        if item is None or job_id in self._active:
+        if item is None:
+            return
+        if job_id in self._active:
+            self._retry_when_ended.add(job_id)
             return
         self._retryable.add(job_id)
         button = QToolButton()
@@ -168,6 +173,7 @@ class JobQueue(QWidget):
             return
         self._failed.discard(job_id)
         self._retryable.discard(job_id)
+        self._retry_when_ended.discard(job_id)
         item = self._rows[job_id]
         if self.tree.itemWidget(item, CANCEL) is not None:
             self.tree.removeItemWidget(item, CANCEL)
@@ -222,6 +228,9 @@ class JobQueue(QWidget):
         item = self._rows.get(job_id)
         if was_active and item is not None and self.tree.itemWidget(item, CANCEL) is not None:
             self.tree.removeItemWidget(item, CANCEL)
+        if job_id in self._retry_when_ended:
+            self._retry_when_ended.discard(job_id)
+            self.offer_retry(job_id)
         self._changed()
 
     def _changed(self) -> None:

@@ -152,6 +152,7 @@ def main(out_dir: str, model_dir: str, work_dir: str) -> int:
     while app.engine.busy and time.monotonic() < deadline:
         qapp.processEvents()
         time.sleep(0.01)
+    ok &= failure_shot(app, qapp, out, work)
     ok &= result_shots(app, qapp, out, work)  # last: it switches the model, which unloads the test model
 
     QTimer.singleShot(0, app.quit)
@@ -224,6 +225,37 @@ def capture_screenshots(qapp, app, window, out: Path, pages) -> bool:
     ok &= bool(ended) and popover.grab().save(str(out / "capture-popover.png"))
     popover.hide()
     return ok
+
+
+def failure_shot(app, qapp, out: Path, work: Path) -> bool:
+    """Two things going wrong at once, as a person sees them: a file that is no picture (one line, nothing
+    to retry) and a document whose model folder is gone (one line with Retry, on its queue row too)."""
+    from engine.testing import samples
+
+    window = app.window
+    window.clear()
+    model = app.settings.get("model/custom_source")
+    broken = work / "Scan 03.png"
+    broken.write_bytes(b"this was never a picture")
+    done = []
+    app.engine.jobFinished.connect(done.append)
+    app.engine.jobFailed.connect(done.append)
+    app.submit([str(broken)])
+    wait_for(qapp, lambda: len(done) >= 1, 60)
+    app.settings.set("model/custom_source", str(work / "models" / "Finance-OCR"))  # a folder that was removed
+    app.submit([str(samples.write_pdf(work / "Statement March.pdf", pages=2, text_pages=set()))])
+    wait_for(qapp, lambda: len(done) >= 2, 60)
+    settle(qapp, 0.4)
+    ok = window.grab().save(str(out / "failures.png"))
+    app.settings.set("model/custom_source", model)
+    return ok and len(done) >= 2
+
+
+def wait_for(qapp, predicate, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < end:
+        qapp.processEvents()
+        time.sleep(0.01)
 
 
 def settle(qapp, seconds: float) -> None:

@@ -163,7 +163,7 @@ def test_memory_modes_change_when_the_model_unloads_and_survive_a_restart(qtbot,
     assert app.engine.status.deadline == clock() + 1.0 and app.engine.status.mode is Mode.IDLE_TIMEOUT
     assert State.UNLOADING not in [s.state for s in statuses]  # stayed loaded
     clock.advance(1.5)
-    wait_state(qtbot, app, State.UNLOADED)
+    wait_state(qtbot, app, State.UNLOADED, timeout=20_000)  # the engine's timer fires about 1 s after arming
 
     # keep-resident: no deadline at all, and still loaded with the clock an hour on
     _drive_mode(app, qtbot, Mode.KEEP_RESIDENT)

@@ -71,3 +71,34 @@ def test_jobs_from_other_programs_never_reach_the_clipboard_or_a_notification(qt
     app.submit([samples.write_png(tmp_path / "mine.png")])  # the person's own job still is
     jobs.wait(qtbot, 4)
     assert notes == [("Text ready", "mine.png · 1 page — copied to the clipboard")]
+
+
+def test_a_failure_that_can_be_retried_gets_retry_on_its_queue_row_and_in_the_strip(qtbot, make_app, make_settings,
+                                                                                  tiny_model_dir, tmp_path):
+    """The model folder is gone: the failure's one line has Retry, and so does its queue row (the
+    feedback hears of the failure before the row ends; the button must still come), and the row's
+    Retry, once the folder is back, reads the document."""
+    import shutil
+
+    from engine.jobs import ErrorKind, JobStatus
+
+    from .conftest import message_bar
+
+    settings = make_settings()
+    gone = tmp_path / "models" / "Finance-OCR"
+    settings.set("model/preset", "custom")
+    settings.set("model/custom_source", str(gone))
+    app = make_app(settings)
+    jobs = Jobs(app.engine)
+    app.submit([samples.write_pdf(tmp_path / "Statement.pdf", pages=2, text_pages=set())])
+    [failed] = jobs.wait(qtbot, 1)
+    assert failed.status is JobStatus.FAILED and failed.error_kind is ErrorKind.MODEL_MISSING
+    queue = job_queue(app)
+    qtbot.waitUntil(lambda: queue.retry_button(failed.job_id) is not None, timeout=10_000)
+    button = queue.retry_button(failed.job_id)
+    assert button.isVisibleTo(app.window) and button.width() > 0
+    assert any(m.startswith("Statement.pdf: ") for m in message_bar(app).messages)
+    shutil.copytree(tiny_model_dir, gone)  # the folder is back
+    button.click()
+    done = jobs.wait(qtbot, 2)
+    assert done[1].status is JobStatus.DONE and len(done[1].pages) == 2

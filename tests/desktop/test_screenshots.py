@@ -16,12 +16,14 @@ import sys
 import pytest
 from PySide6.QtGui import QImage
 
+from tests.processes import child_env
+
 pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPECTED = {"main-window.png": (900, 580), "results-table.png": (900, 580), "results-formula.png": (900, 580),
             "results-markdown.png": (900, 580), "settings.png": (500, 350), "tray-menu.png": (120, 150),
-            "capture-overlay.png": (1000, 700), "capture-popover.png": (300, 180)}
+            "capture-overlay.png": (1000, 700), "capture-popover.png": (300, 180), "failures.png": (900, 580)}
 X_PACKAGES = ["xvfb", "xauth", "fonts-dejavu-core", "libxcb-cursor0", "libxkbcommon-x11-0", "libxcb-icccm4",
               "libxcb-image0", "libxcb-keysyms1", "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0",
               "libxcb-xinerama0", "libxcb-xkb1", "libegl1", "libgl1"]
@@ -52,8 +54,8 @@ def start_xvfb(xvfb: str, screens: tuple[str, ...] = ("1280x800x24",)) -> tuple[
 
 
 def take_screenshots(display: str, model_dir, out, work) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QT_QPA_PLATFORM="xcb", DISPLAY=display, PYTHONPATH=ROOT,
-               OCR_TRAY_LOG_DIR=os.path.join(str(work), "logs"), QT_SCALE_FACTOR="1")
+    env = child_env(QT_QPA_PLATFORM="xcb", DISPLAY=display, OCR_TRAY_LOG_DIR=os.path.join(str(work), "logs"),
+                    QT_SCALE_FACTOR="1")
     env.pop("WAYLAND_DISPLAY", None)
     script = os.path.join(ROOT, "tests", "desktop", "screenshot_app.py")
     return subprocess.run([sys.executable, script, str(out), str(model_dir), str(work)],

@@ -35,7 +35,7 @@ def test_every_setting_has_a_control_built_from_the_table(make_panel):
     panel = make_panel()
     assert panel.windowTitle() == "Settings"  # the system adds " — OCR Tray"
     tabs = [panel.tabs.tabText(i) for i in range(panel.tabs.count())]
-    assert tabs == ["General", "Model", "OCR", "History", "Capture"]
+    assert tabs == ["General", "Model", "OCR", "History", "Capture", "Local API"]
     assert panel.minimumSize() == panel.maximumSize(), "the window has one fixed size"
     for setting in SETTINGS:
         widget = control(panel, setting.key)
