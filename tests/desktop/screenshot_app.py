@@ -240,15 +240,18 @@ def failure_shot(app, qapp, out: Path, work: Path) -> bool:
     done = []
     app.engine.jobFinished.connect(done.append)
     app.engine.jobFailed.connect(done.append)
-    app.submit([str(broken)])
-    wait_for(qapp, lambda: len(done) >= 1, 60)
+    app.submit([str(broken)])  # refused before it is queued: a line in the message bar, no job
+    wait_for(qapp, lambda: len(window.messages.messages) >= 1, 60)
     app.settings.set("model/custom_source", str(work / "models" / "Finance-OCR"))  # a folder that was removed
     app.submit([str(samples.write_pdf(work / "Statement March.pdf", pages=2, text_pages=set()))])
-    wait_for(qapp, lambda: len(done) >= 2, 60)
+    wait_for(qapp, lambda: len(done) >= 1 and len(window.messages.messages) >= 2, 60)
     settle(qapp, 0.4)
     ok = window.grab().save(str(out / "failures.png"))
     app.settings.set("model/custom_source", model)
-    return ok and len(done) >= 2
+    if len(done) < 1 or len(window.messages.messages) < 2:
+        print(f"failures.png: {len(done)} failed job(s), messages {window.messages.messages}", file=sys.stderr)
+        return False
+    return ok
 
 
 def wait_for(qapp, predicate, seconds: float) -> None:
