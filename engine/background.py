@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
@@ -22,14 +23,19 @@ class _Relay(QObject):
 _in_flight: set[_Relay] = set()
 
 
-def run_in_background(work: Callable[[], Any], on_done: Callable[[Any, BaseException | None], None]) -> None:
-    """Call ``work()`` on a pool thread, then ``on_done(result, error)`` on the calling (GUI) thread."""
+def run_in_background(work: Callable[[], Any], on_done: Callable[[Any, BaseException | None], None],
+                      owner: QObject | None = None) -> None:
+    """Call ``work()`` on a pool thread, then ``on_done(result, error)`` on the calling (GUI) thread;
+    not at all if ``owner`` (the widget the answer is for) was deleted meanwhile."""
     relay = _Relay()
     _in_flight.add(relay)
 
     def finish(result, error) -> None:
         _in_flight.discard(relay)
         relay.deleteLater()
+        if owner is not None and not shiboken6.isValid(owner):
+            log.debug("a background chore finished after its window closed; its result is dropped")
+            return
         on_done(result, error)
 
     relay.done.connect(finish)

@@ -2,9 +2,13 @@
 the popover, the tray and the history.
 
 1. ``start(mode)`` (the global shortcut, the tray or window menu, ``ocr-tray capture``, ``ocrtray://capture``):
-   the model starts loading at once (``JobController.load_now``), while the person is still selecting.
+   the model starts loading while the person is still selecting (``JobController.load_now``): with the
+   system's picker at once; with the Qt overlay once every screen's overlay is painted (at most
+   ``LOAD_AFTER_MS`` after the key), because loading holds the GIL in bursts and the overlay comes first.
 2. The picker: macOS's own ``screencapture``; Wayland's installed tool; elsewhere the Qt overlay
-   (``overlay.RegionPicker``). "last" crops the last region again from a fresh grab of its screen.
+   (``overlay.RegionPicker``), each screen shown as soon as ``grab.ScreenGrabber`` has it (on X11 off
+   the GUI thread, the screen under the pointer first). "last" crops the last region again from a fresh
+   grab of its screen.
 3. The picture is written to the app's private temporary folder (a pool thread) and submitted as a
    temporary, priority job: it runs right after the page being read now (``Engine.submit(first=True)``).
 4. The text streams into the popover (or the window, ``capture/show_in``); when done it is copied
@@ -23,7 +27,7 @@ import os
 import sys
 import time
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRect, Qt, Signal
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 
 from engine.background import run_in_background
@@ -32,13 +36,15 @@ from engine.human import one_line, plural
 from engine.jobs import Client, JobInfo, JobResult, JobStatus, TextDelta
 from engine.settings import Settings
 
-from . import external, hotkeys, macos
-from .overlay import Region, RegionPicker, crop, grab_screens, screen_key
+from . import external, grab, hotkeys, macos
+from .grab import ScreenGrabber
+from .overlay import Frozen, Region, RegionPicker, crop, screen_key
 from .popover import ResultPopover
 
 log = logging.getLogger(__name__)
 
 MAX_KEPT_PIXELS = 2_000_000
+LOAD_AFTER_MS = 300  # with the overlay: the model starts loading once it is painted, or after this at the latest
 MAX_KEPT_BYTES = 1_000_000
 SHORTCUT_KEY = "capture/shortcut"
 
@@ -62,6 +68,7 @@ class CaptureFlow(QObject):
         self.popover.openWindowRequested.connect(self._open_window)
         self.popover.privacyRequested.connect(lambda: macos.open_privacy_pane())
         self.picker: RegionPicker | external.ExternalPicker | None = None
+        self.grabber: ScreenGrabber | None = None  # the grab of the screens for the open picker
         self.job: int | None = None  # the capture being read
         self.last_region: Region | None = None
         self.last_result: JobResult | None = None
@@ -112,7 +119,8 @@ class CaptureFlow(QObject):
         if self._closing or self.picking:
             return False
         self.pressed_at = time.perf_counter()
-        self._controller.load_now()  # the model loads while the person selects
+        if mode == "last" or sys.platform == "darwin" or hotkeys.session_is_wayland():
+            self._controller.load_now()  # the model loads while the person selects
         if mode == "last":
             return self._repeat_last()
         if sys.platform == "darwin":
@@ -125,17 +133,41 @@ class CaptureFlow(QObject):
                                           "installed (the desktop draws the selection; apps may not grab the screen).")
                 return False
             return self._external(command)
-        frozen = grab_screens(list_windows=mode == "window")
-        if not frozen:
+        screens = QGuiApplication.screens()
+        if not screens:
             self._window.show_message("The screen could not be grabbed on this desktop.")
             return False
-        picker = RegionPicker(frozen, window_mode=mode == "window", parent=self)
+        picker = RegionPicker.for_screens(screens, window_mode=mode == "window", parent=self)
         picker.picked.connect(self._on_picked)
         picker.cancelled.connect(self._on_cancelled)
         self.picker = picker
-        picker.open()
+        load = self._load_once()  # the model loads while the person selects, once the overlay is up
+        picker.shown.connect(load)
+        QTimer.singleShot(LOAD_AFTER_MS, self, load)
+        picker.open()  # each window shows when its screen's picture arrives
+        grabber = self.grabber = ScreenGrabber(screens, list_windows=mode == "window", parent=picker)
+        grabber.grabbed.connect(picker.deliver)
+        grabber.finished.connect(picker.grab_finished)
+        grabber.failed.connect(lambda words: self._grab_failed(picker, words))
+        grabber.start()
         self.pickerShown.emit()
-        return True
+        return self.picker is picker
+
+    def _load_once(self):
+        done = []
+
+        def load() -> None:
+            if not self._closing and not done:
+                done.append(True)
+                self._controller.load_now()
+
+        return load
+
+    def _grab_failed(self, picker: RegionPicker, words: str) -> None:
+        log.warning("no screen could be grabbed (%s)", words)
+        if self.picker is picker and picker.is_open:
+            self._window.show_message("The screen could not be grabbed on this desktop.")
+            picker.cancel()
 
     def _external(self, argv: list[str]) -> bool:
         picker = external.ExternalPicker(argv, argv[-1], parent=self)
@@ -155,15 +187,24 @@ class CaptureFlow(QObject):
             self._window.show_message("There is no last region to capture again" if region is None
                                       else "The screen of the last region is not connected")
             return False
-        frozen = grab_screens([screen])
-        if not frozen:
-            return False
-        image, _ = crop(frozen[0], region.logical)
-        self._on_picked(image, region)
+        grabber = ScreenGrabber([screen], parent=self)
+
+        def grabbed(_index: int, image: QImage, _windows: list) -> None:
+            frozen = Frozen(screen, region.screen, screen.geometry(), image)
+            self._on_picked(crop(frozen, region.logical)[0], region)
+
+        grabber.grabbed.connect(grabbed)
+        grabber.failed.connect(lambda words: self._window.show_message("The screen could not be grabbed "
+                                                                        "on this desktop."))
+        grabber.finished.connect(grabber.deleteLater)
+        grabber.start()
         return True
 
     def _drop_picker(self) -> None:
-        """The picker is done: it goes, and the screens' pictures with it."""
+        """The picker is done: it goes, and the screens' pictures with it (a grab still running stops)."""
+        if self.grabber is not None:
+            self.grabber.stop()
+            self.grabber = None
         if self.picker is not None:
             self.picker.deleteLater()
         self.picker = None
@@ -328,6 +369,7 @@ class CaptureFlow(QObject):
         self._closing = True
         if self.picker is not None and self.picker.is_open:
             self.picker.cancel()
+        grab.close_all()  # our X connection for the screens' grabs
         self.shortcut.unregister()
         close = getattr(self.shortcut, "close", None)
         if close is not None:

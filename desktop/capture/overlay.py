@@ -1,9 +1,11 @@
 """The region picker where the system has none of its own (Linux/X11, and any Qt platform that can grab).
 
-Every screen is grabbed first (``QScreen.grabWindow(0)``: the picture is frozen, so a menu or a tooltip
-that closes when the overlay appears is still there to read), then one frameless full-screen window per
-screen shows its own grab dimmed. The person drags a rectangle (crosshair cursor); the area is shown
-undimmed, with its size in the pixels the model will get. Esc, or a click without a drag, cancels.
+Each screen is grabbed before anything of ours is shown on it (``grab.ScreenGrabber``: the picture is
+frozen, so a menu or a tooltip that closes when the overlay appears is still there to read), then one
+frameless full-screen window per screen shows its own grab dimmed — each as soon as its picture arrives,
+the screen under the pointer first; the keyboard is taken once every screen is grabbed. The person drags
+a rectangle (crosshair cursor); the area is shown undimmed, with its size in the pixels the model will
+get. Esc, or a click without a drag, cancels.
 
 Coordinates: each window works in its screen's logical pixels, with (0, 0) at the screen's top-left, so a
 screen left of or above the primary one (negative position) needs nothing special. The crop is taken
@@ -23,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen, QPixmap, QRegion, QScreen
+from PySide6.QtGui import QColor, QGuiApplication, QImage, QPainter, QPen, QRegion, QScreen
 from PySide6.QtWidgets import QWidget
 
 log = logging.getLogger(__name__)
@@ -35,18 +37,23 @@ ACCENT = QColor(10, 132, 255)
 
 @dataclass
 class Frozen:
-    """One screen as it was grabbed: its logical geometry and the picture in device pixels."""
+    """One screen as it was grabbed: its logical geometry and the picture in device pixels (null until the
+    grab of this screen arrives)."""
 
     screen: QScreen | None
     name: str
     geometry: QRect  # logical, in the desktop's coordinates
-    pixmap: QPixmap
+    image: QImage
     windows: list[QRect] = field(default_factory=list)  # top-level windows, screen-local logical, topmost first
+
+    @property
+    def ready(self) -> bool:
+        return not self.image.isNull()
 
     @property
     def scale(self) -> float:
         width = self.geometry.width()
-        return self.pixmap.width() / width if width > 0 else 1.0
+        return self.image.width() / width if width > 0 else 1.0
 
 
 @dataclass(frozen=True)
@@ -64,25 +71,6 @@ def screen_key(screen: QScreen) -> str:
     return f"{screen.name()} {g.x()},{g.y()} {g.width()}x{g.height()}"
 
 
-def grab_screens(screens: Sequence[QScreen] | None = None, list_windows: bool = False) -> list[Frozen]:
-    """Every screen grabbed now, before anything of ours is shown."""
-    frozen = []
-    for screen in screens if screens is not None else QGuiApplication.screens():
-        pixmap = screen.grabWindow(0)
-        if pixmap.isNull():
-            log.warning("screen %s could not be grabbed", screen.name())
-            continue
-        frozen.append(Frozen(screen, screen_key(screen), screen.geometry(), pixmap))
-    if list_windows:
-        try:
-            from .windows_x11 import attach_windows
-
-            attach_windows(frozen)
-        except Exception as e:  # no python-xlib, no X server: region only
-            log.info("no window list (%s)", type(e).__name__)
-    return frozen
-
-
 def device_rect(logical: QRect, scale: float, bounds: QSize) -> QRect:
     """``logical`` (screen-local logical pixels) in the grab's device pixels, inside ``bounds``."""
     left, top = round(logical.x() * scale), round(logical.y() * scale)
@@ -91,8 +79,8 @@ def device_rect(logical: QRect, scale: float, bounds: QSize) -> QRect:
 
 
 def crop(frozen: Frozen, logical: QRect) -> tuple[QImage, Region]:
-    rect = device_rect(logical, frozen.scale, frozen.pixmap.size())
-    image = frozen.pixmap.copy(rect).toImage()
+    rect = device_rect(logical, frozen.scale, frozen.image.size())
+    image = frozen.image.copy(rect)
     image.setDevicePixelRatio(1.0)  # the model sees pixels; the ratio only mattered on screen
     return image, Region(frozen.name, QRect(logical), rect)
 
@@ -102,6 +90,7 @@ class OverlayWindow(QWidget):
 
     picked = Signal(QRect)  # screen-local logical rectangle
     cancelled = Signal()
+    firstShown = Signal()  # the first paint has been handed to the window system
 
     def __init__(self, frozen: Frozen, window_mode: bool = False) -> None:
         super().__init__(None, Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
@@ -114,11 +103,13 @@ class OverlayWindow(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.frozen = frozen
         self.window_mode = window_mode and bool(frozen.windows)
+        self._window_mode_wanted = window_mode
         self._origin: QPoint | None = None
         self._selection = QRect()
         self._hover = QRect()
         self._done = False
-        self.painted_at = 0.0  # perf_counter of the first paint (benchmarks: shortcut to overlay shown)
+        self.painted_at = 0.0  # perf_counter at the end of the first paint
+        self.shown_at = 0.0  # ...and once Qt has handed that paint to the window system (benchmarks)
         if frozen.screen is not None:
             self.setScreen(frozen.screen)
         self.setGeometry(frozen.geometry)
@@ -128,6 +119,8 @@ class OverlayWindow(QWidget):
         return QRect(self._selection)
 
     def open(self) -> None:
+        """Show the frozen picture (once it is there)."""
+        self.window_mode = self._window_mode_wanted and bool(self.frozen.windows)
         self.setGeometry(self.frozen.geometry)
         self.show()  # not showFullScreen: the window manager would move a window it thinks is a normal one
         self.setGeometry(self.frozen.geometry)
@@ -207,7 +200,7 @@ class OverlayWindow(QWidget):
         p = QPainter(self)
         dirty = event.region()
         p.setClipRegion(dirty)
-        p.drawPixmap(QRectF(self.rect()), self.frozen.pixmap, QRectF(self.frozen.pixmap.rect()))
+        p.drawImage(QRectF(self.rect()), self.frozen.image, QRectF(self.frozen.image.rect()))
         shown = self._shown()
         p.setClipRegion(dirty.subtracted(QRegion(shown)) if shown.isValid() else dirty)
         p.fillRect(self.rect(), DIM)
@@ -219,9 +212,14 @@ class OverlayWindow(QWidget):
         p.end()
         if not self.painted_at:
             self.painted_at = time.perf_counter()
+            QTimer.singleShot(0, self, self._mark_shown)  # runs after Qt's flush of this paint
+
+    def _mark_shown(self) -> None:
+        self.shown_at = time.perf_counter()
+        self.firstShown.emit()
 
     def _label_text(self, rect: QRect) -> str:
-        size = device_rect(rect, self.frozen.scale, self.frozen.pixmap.size()).size()
+        size = device_rect(rect, self.frozen.scale, self.frozen.image.size()).size()
         return f"{size.width()} × {size.height()}"
 
     def _label_box(self, rect: QRect) -> QRect:
@@ -248,24 +246,86 @@ class OverlayWindow(QWidget):
 
 
 class RegionPicker(QObject):
-    """One overlay window per frozen screen; ``picked(QImage, Region)`` or ``cancelled()`` once."""
+    """One overlay window per screen; ``picked(QImage, Region)`` or ``cancelled()`` once.
+
+    Given frozen screens whose pictures are there, ``open()`` shows them all. Made ``for_screens`` before
+    the grab, each window shows when ``deliver`` brings its screen's picture, and ``grab_finished`` drops
+    the windows of screens that could not be grabbed. The first window shown (the screen under the
+    pointer) takes the keyboard once every screen is grabbed.
+    """
 
     picked = Signal(QImage, object)
     cancelled = Signal()
+    shown = Signal()  # every screen's overlay is painted
 
     def __init__(self, frozen: list[Frozen], window_mode: bool = False, parent=None) -> None:
         super().__init__(parent)
         self.frozen = frozen
         self.windows = [OverlayWindow(f, window_mode) for f in frozen]
         self._over = False
+        self._opened = False
+        self._first: OverlayWindow | None = None  # the first window shown: it takes the keyboard
+        self._focused = False
+        self._all_shown = False
         for w in self.windows:
             w.picked.connect(lambda rect, w=w: self._picked(w, rect))
             w.cancelled.connect(self._cancel)
+            w.firstShown.connect(self._window_shown)
+
+    @classmethod
+    def for_screens(cls, screens: Sequence[QScreen], window_mode: bool = False, parent=None) -> RegionPicker:
+        """A window per screen, each waiting for its picture (``deliver``)."""
+        return cls([Frozen(s, screen_key(s), s.geometry(), QImage()) for s in screens], window_mode, parent)
+
+    @property
+    def complete(self) -> bool:
+        """Every screen's picture has arrived (and every window that has one is shown, once opened)."""
+        return all(w.frozen.ready for w in self.windows)
 
     def open(self) -> None:
+        self._opened = True
+        if self.complete:
+            self._first = self._first or self._window_under_cursor()
         for w in self.windows:
-            w.open()
-        under = self._window_under_cursor()
+            if w.frozen.ready:
+                w.open()
+        self._take_keyboard()
+
+    def deliver(self, index: int, image: QImage, windows: list[QRect] | None = None) -> None:
+        """Screen ``index``'s picture is here: its window shows it."""
+        if self._over or not 0 <= index < len(self.windows):
+            return
+        window = self.windows[index]
+        window.frozen.image = image
+        window.frozen.windows = list(windows or [])
+        self._first = self._first or window
+        if self._opened:
+            window.open()
+            self._take_keyboard()
+
+    def grab_finished(self) -> None:
+        """The grab is over: windows still without a picture go (their screens could not be grabbed)."""
+        if self._over:
+            return
+        for w in [w for w in self.windows if not w.frozen.ready]:
+            self.windows.remove(w)
+            self.frozen.remove(w.frozen)
+            w.close()
+        if self._opened:
+            self._take_keyboard()
+            self._window_shown()
+
+    def _window_shown(self) -> None:
+        if not self._over and not self._all_shown and self.complete and all(w.shown_at for w in self.windows):
+            self._all_shown = True
+            self.shown.emit()
+
+    def _take_keyboard(self) -> None:
+        if self._focused or self._over or not self.complete or not self.windows:
+            return
+        self._focused = True
+        under = self._first if self._first in self.windows else self._window_under_cursor()
+        self._first = under
         if under is not None:
             under.activateWindow()
             under.setFocus()
@@ -273,7 +333,7 @@ class RegionPicker(QObject):
         QTimer.singleShot(0, self._refocus)
 
     def _refocus(self) -> None:
-        under = self._window_under_cursor()
+        under = self._first
         if under is not None and not self._over:
             under.activateWindow()
 

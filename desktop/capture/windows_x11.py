@@ -1,22 +1,21 @@
-"""The top-level windows' rectangles on X11, for "Capture Window": listed with the grab, before any overlay shows.
+"""The top-level windows' rectangles on X11, for "Capture Window": listed before any overlay shows.
 
-With a window manager, its own stacking list (``_NET_CLIENT_LIST_STACKING``) and each window's frame
-(``_NET_FRAME_EXTENTS``); without one, the root window's mapped children. Root coordinates are device
-pixels; each rectangle is given to the screens it falls on, in their logical pixels, topmost first.
+Every X screen is asked (a second monitor run as its own X screen has windows too): with a window manager,
+its own stacking list (``_NET_CLIENT_LIST_STACKING``) and each window's frame (``_NET_FRAME_EXTENTS``);
+without one, the root window's mapped children. Root coordinates are device pixels;
+``grab.on_screen`` gives each Qt screen the rectangles that fall on it, in its logical pixels.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect
+from PySide6.QtCore import QRect
 from Xlib import X
 from Xlib.display import Display
 
-from .overlay import Frozen
 
-
-def window_rects(display: Display) -> list[QRect]:
-    """Top-level windows of the default screen, in root (device) pixels, topmost first."""
-    root = display.screen().root
+def window_rects(display: Display, screen: int | None = None) -> list[QRect]:
+    """Top-level windows of X screen ``screen`` (None: the default one), in root (device) pixels, topmost first."""
+    root = display.screen(screen).root
     stacking = display.intern_atom("_NET_CLIENT_LIST_STACKING")
     extents_atom = display.intern_atom("_NET_FRAME_EXTENTS")
     prop = root.get_full_property(stacking, X.AnyPropertyType)
@@ -38,20 +37,12 @@ def window_rects(display: Display) -> list[QRect]:
     return list(reversed(rects))
 
 
-def attach_windows(frozen: list[Frozen], display_name: str | None = None) -> None:
+def window_lists(display_name: str | None, screens: set[int] | None = None) -> dict[int, list[QRect]]:
+    """The top-level windows of every X screen (or of ``screens``), by X screen number."""
     display = Display(display_name)
     try:
-        rects = window_rects(display)
+        numbers = range(display.screen_count()) if screens is None else sorted(screens)
+        return {n: window_rects(display, n) for n in numbers}
     finally:
         display.close()
-    for f in frozen:
-        scale = f.scale
-        origin = QPoint(round(f.geometry.x() * scale), round(f.geometry.y() * scale))
-        native = QRect(origin, f.pixmap.size())
-        for r in rects:
-            part = r.intersected(native)
-            if part.isEmpty() or r == native:
-                continue
-            local = part.translated(-origin)
-            f.windows.append(QRect(round(local.x() / scale), round(local.y() / scale),
-                                   round(local.width() / scale), round(local.height() / scale)))
+

@@ -5,6 +5,12 @@ GUI thread only shows what comes back, so a big history or a slow disk never fre
 the window. Documents left unfinished by a crash or a kill are listed as
 "Interrupted" with a banner, and ``Resume`` asks for only their missing pages.
 
+A screen capture keeps the picture that was read (ADR 0017). Selecting its entry shows that picture
+beside the list (``historyPicture``: a thumbnail and its size, decoded and scaled on a pool thread);
+a click on it, "Show Full Size" or Space (as Quick Look does) opens it at the size it had on the screen
+(``PictureViewer``), where it can be copied. An entry without a picture shows no panel: the list keeps
+the whole width, as before.
+
 Signals, for the app to wire:
 - ``openRequested(HistoryDocument, list[PageResult])``: show these pages in the result
   view (``MainWindow.show_pages``). Their ``job_id`` is ``-document id``, so they never
@@ -19,15 +25,20 @@ import logging
 import os
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -36,6 +47,7 @@ from PySide6.QtWidgets import (
 
 from engine.background import run_in_background
 from engine.history import HistoryDocument, HistoryError, HistoryStore
+from engine.human import one_line
 from engine.jobs import DocumentStatus
 
 from .style import secondary
@@ -46,6 +58,22 @@ NAME, STATUS, WHEN = range(3)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_DELAY_MS = 250
 LIST_LIMIT = 2000  # rows shown at once; search reaches the rest
+THUMB = QSize(240, 240)  # the picture panel's thumbnail fits in this (logical pixels)
+
+
+def decode_picture(png: bytes | None, ratio: float) -> tuple[QImage, QImage] | None:
+    """(pool thread) The kept PNG as (picture, thumbnail for a screen of ``ratio``); None: no picture.
+    ``ValueError`` when the bytes are no picture."""
+    if png is None:
+        return None
+    picture = QImage.fromData(png, "PNG")
+    if picture.isNull():
+        raise ValueError("the kept picture cannot be read")
+    box = QSize(round(THUMB.width() * ratio), round(THUMB.height() * ratio))
+    thumb = picture if picture.width() <= box.width() and picture.height() <= box.height() else picture.scaled(
+        box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    thumb.setDevicePixelRatio(ratio)
+    return picture, thumb
 
 
 def short_folder(path: str) -> str:
@@ -83,6 +111,10 @@ class HistoryView(QWidget):
         self._generation = 0  # only the newest load is shown
         self._busy = 0
         self._confirm: QMessageBox | None = None
+        self._picture_generation = 0  # only the picture of the entry selected now is shown
+        self.picture_id: int | None = None  # the document whose picture the panel shows
+        self.picture: QImage | None = None  # that picture, full size (for the viewer)
+        self.viewer: PictureViewer | None = None
 
         self.search = QLineEdit()
         self.search.setObjectName("historySearch")
@@ -115,7 +147,11 @@ class HistoryView(QWidget):
         header.setSectionResizeMode(WHEN, QHeaderView.ResizeMode.ResizeToContents)
         header.setMinimumSectionSize(90)  # an empty list (no match) keeps readable columns
         self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.tree.itemSelectionChanged.connect(self._load_picture)
         self.tree.itemActivated.connect(lambda *_: self.open_selected())
+        quick_look = QShortcut(QKeySequence(Qt.Key.Key_Space), self.tree)
+        quick_look.setContext(Qt.ShortcutContext.WidgetShortcut)
+        quick_look.activated.connect(self.show_picture)
 
         self.open_button = self._button("historyOpen", "Open", self.open_selected, "Show this document's text")
         self.resume_button = self._button("historyResume", "Resume", self.resume_selected,
@@ -135,12 +171,51 @@ class HistoryView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
+        self.picture_panel = self._picture_panel()
+        middle = QHBoxLayout()
+        middle.setContentsMargins(0, 0, 0, 0)
+        middle.setSpacing(8)
+        middle.addWidget(self.tree, 1)
+        middle.addWidget(self.picture_panel)
         layout.addWidget(self.search)
         layout.addWidget(self.banner)
-        layout.addWidget(self.tree, 1)
+        layout.addLayout(middle, 1)
         layout.addWidget(self.empty)
         layout.addLayout(buttons)
         self._update_buttons()
+
+    def _picture_panel(self) -> QFrame:
+        panel = QFrame()
+        panel.setObjectName("historyPicture")
+        panel.setFixedWidth(THUMB.width() + 16)
+        self.thumbnail = QLabel()
+        self.thumbnail.setObjectName("historyPictureThumb")
+        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail.setMinimumHeight(80)
+        self.thumbnail.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.thumbnail.setToolTip("The picture that was read — click to see it full size (Space)")
+        self.thumbnail.installEventFilter(self)
+        self.picture_caption = QLabel()
+        self.picture_caption.setObjectName("historyPictureSize")
+        self.picture_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture_caption.setWordWrap(True)
+        secondary(self.picture_caption)
+        self.full_size_button = self._button("historyPictureOpen", "Show Full Size", self.show_picture,
+                                             "See the picture that was read at the size it had on the screen")
+        box = QVBoxLayout(panel)
+        box.setContentsMargins(8, 0, 0, 0)
+        box.addWidget(self.thumbnail)
+        box.addWidget(self.picture_caption)
+        box.addWidget(self.full_size_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        box.addStretch(1)
+        panel.hide()
+        return panel
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.thumbnail and event.type() == QEvent.Type.MouseButtonRelease:
+            self.show_picture()
+            return True
+        return super().eventFilter(watched, event)
 
     def _button(self, name: str, text: str, slot, tip: str) -> QPushButton:
         b = QPushButton(text)
@@ -201,6 +276,7 @@ class HistoryView(QWidget):
             self.message.emit(self.store.recovered)
             self.store.recovered = None
         self._update_buttons()
+        self._load_picture()  # the selected entry's picture may have been kept since
         self.loaded.emit()
 
     # ------------------------------------------------------------- selection
@@ -228,6 +304,61 @@ class HistoryView(QWidget):
         self.resume_button.setEnabled(idle and doc is not None and doc.resumable)
         self.delete_button.setEnabled(idle and doc is not None and doc.status is not DocumentStatus.RUNNING)
         self.clear_button.setEnabled(idle and bool(self.documents))
+
+    # --------------------------------------------------------------- the picture a capture read
+    def _load_picture(self) -> None:
+        """The selected entry's kept picture, read and scaled on a pool thread; no picture: no panel."""
+        self._picture_generation += 1
+        generation, chosen = self._picture_generation, self.selected_id()
+        if chosen is None:
+            self._show_picture_panel(None, None)
+            return
+        store, ratio = self.store, self.devicePixelRatioF()
+        run_in_background(lambda: decode_picture(store.image(chosen), ratio),
+                          lambda got, error: self._picture_loaded(generation, chosen, got, error), owner=self)
+
+    def _picture_loaded(self, generation: int, record: int, got, error) -> None:
+        if generation != self._picture_generation:
+            return  # another entry was selected meanwhile
+        if error is not None:
+            doc = self.selected()
+            log.warning("history: the picture of a document cannot be shown (%s)", type(error).__name__)
+            self._show_picture_panel(None, None)
+            if doc is not None:
+                self.message.emit(f"{doc.name}: the kept picture cannot be shown ({one_line(error)})")
+            return
+        self._show_picture_panel(record, got)
+
+    def _show_picture_panel(self, record: int | None, got: tuple[QImage, QImage] | None) -> None:
+        if got is None:
+            self.picture_id, self.picture = None, None
+            self.thumbnail.clear()
+            self.picture_panel.hide()
+            if self.viewer is not None:
+                self.viewer.close()
+            return
+        picture, thumb = got
+        self.picture_id, self.picture = record, picture
+        self.thumbnail.setPixmap(QPixmap.fromImage(thumb))
+        self.picture_caption.setText(f"{picture.width()} × {picture.height()} pixels")
+        self.picture_panel.show()
+
+    def show_picture(self) -> None:
+        """The selected capture's picture full size (Space, a click on the thumbnail, Show Full Size)."""
+        if self.picture is None or self.picture_id != self.selected_id():
+            return
+        if self.viewer is not None:
+            self.viewer.close()
+            return  # Space again closes it, as Quick Look does
+        doc = self.selected()
+        viewer = self.viewer = PictureViewer(self.picture, doc.name if doc else "Picture", self)
+        viewer.finished.connect(lambda *_: self._viewer_closed(viewer))
+        viewer.show()
+
+    def _viewer_closed(self, viewer: PictureViewer) -> None:
+        if self.viewer is viewer:
+            self.viewer = None
+        viewer.deleteLater()
 
     # --------------------------------------------------------------- actions
     def open_selected(self) -> None:
@@ -317,7 +448,7 @@ class HistoryView(QWidget):
             on_done(result, error)
             self._update_buttons()
 
-        run_in_background(work, finish)
+        run_in_background(work, finish, owner=self)
 
     def _report(self, what: str, error: BaseException) -> None:
         if isinstance(error, HistoryError):
@@ -325,3 +456,42 @@ class HistoryView(QWidget):
         else:
             log.error("history: %s (%s)", what, type(error).__name__)
             self.message.emit(f"{what} ({' '.join(str(error).split()) or type(error).__name__})")
+
+
+class PictureViewer(QDialog):
+    """A capture's picture at the size it had on the screen (scrolled when larger than 80% of it), with
+    Copy Picture; Esc or Space closes it."""
+
+    def __init__(self, picture: QImage, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("historyPictureViewer")
+        self.setWindowTitle(title)
+        self.picture = picture
+        ratio = parent.devicePixelRatioF() if parent is not None else 1.0
+        pixmap = QPixmap.fromImage(picture)
+        pixmap.setDevicePixelRatio(ratio)  # one picture pixel per screen pixel, as it was captured
+        self.image = QLabel()
+        self.image.setObjectName("historyPictureFull")
+        self.image.setPixmap(pixmap)
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        scroll = QScrollArea()
+        scroll.setWidget(self.image)
+        scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        copy = buttons.addButton("Copy Picture", QDialogButtonBox.ButtonRole.ActionRole)
+        copy.setObjectName("historyPictureCopy")
+        copy.clicked.connect(self.copy)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(buttons)
+        close = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        close.activated.connect(self.reject)
+        shown = pixmap.deviceIndependentSize().toSize()
+        screen = (parent.screen() if parent is not None else QGuiApplication.primaryScreen()).availableGeometry()
+        self.resize(min(shown.width() + 40, int(screen.width() * 0.8)),
+                    min(shown.height() + 90, int(screen.height() * 0.8)))
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setImage(self.picture)

@@ -99,7 +99,8 @@ def main(out_dir: str, model_dir: str, work_dir: str) -> int:
     settings.set("ocr/max_tokens", 12)
     from engine.history import HistoryStore
 
-    app = OcrTrayApp(settings, tray=False, show_window=True, history=HistoryStore(work / "history.sqlite3"))
+    history = HistoryStore(work / "history.sqlite3")
+    app = OcrTrayApp(settings, tray=False, show_window=True, history=history)
     window = app.window
     window.resize(980, 640)
     window.move(40, 40)
@@ -152,6 +153,7 @@ def main(out_dir: str, model_dir: str, work_dir: str) -> int:
     while app.engine.busy and time.monotonic() < deadline:
         qapp.processEvents()
         time.sleep(0.01)
+    ok &= history_shot(qapp, window, history, out)
     ok &= failure_shot(app, qapp, out, work)
     ok &= result_shots(app, qapp, out, work)  # last: it switches the model, which unloads the test model
 
@@ -224,6 +226,23 @@ def capture_screenshots(qapp, app, window, out: Path, pages) -> bool:
     popover = app.capture.popover
     ok &= bool(ended) and popover.grab().save(str(out / "capture-popover.png"))
     popover.hide()
+    return ok
+
+
+def history_shot(qapp, window, history, out: Path) -> bool:
+    """The History tab with the capture just read selected: its kept picture beside the list."""
+    [capture] = history.documents(limit=1)
+    window.show_history()
+    view = window.history_view
+    settle(qapp, 0.3)
+    view.select(capture.id)
+    wait_for(qapp, lambda: view.picture_panel.isVisible(), 20)
+    settle(qapp, 0.3)
+    if not view.picture_panel.isVisible():
+        print(f"capture-history.png: no picture shown for {capture.name}", file=sys.stderr)
+        return False
+    ok = window.grab().save(str(out / "capture-history.png"))
+    window.show_results()
     return ok
 
 

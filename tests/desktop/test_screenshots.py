@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXPECTED = {"main-window.png": (900, 580), "results-table.png": (900, 580), "results-formula.png": (900, 580),
             "results-markdown.png": (900, 580), "settings.png": (500, 350), "tray-menu.png": (120, 150),
-            "capture-overlay.png": (1000, 700), "capture-popover.png": (300, 180), "failures.png": (900, 580)}
+            "capture-overlay.png": (1000, 700), "capture-popover.png": (300, 180), "failures.png": (900, 580),
+            "capture-history.png": (900, 580)}
 X_PACKAGES = ["xvfb", "xauth", "fonts-dejavu-core", "libxcb-cursor0", "libxkbcommon-x11-0", "libxcb-icccm4",
               "libxcb-image0", "libxcb-keysyms1", "libxcb-randr0", "libxcb-render-util0", "libxcb-shape0",
               "libxcb-xinerama0", "libxcb-xkb1", "libegl1", "libgl1"]

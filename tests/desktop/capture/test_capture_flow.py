@@ -7,7 +7,7 @@ import os
 
 import pytest
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QImage, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QKeySequenceEdit, QLabel, QPushButton
 
 from desktop.capture.flow import bounded_png
@@ -18,13 +18,13 @@ from engine.testing import samples
 from tests.desktop.conftest import WAIT_MS
 
 
-def pattern(size: QSize) -> QPixmap:
+def pattern(size: QSize) -> QImage:
     """A picture whose every pixel differs from its neighbours (so an off-by-one crop is seen)."""
     image = QImage(size, QImage.Format.Format_RGB32)
     for y in range(size.height()):
         for x in range(size.width()):
             image.setPixelColor(x, y, QColor((x * 7) % 256, (y * 13) % 256, (x + y) % 256))
-    return QPixmap.fromImage(image)
+    return image
 
 
 @pytest.mark.parametrize("scale, origin", [(1, QPoint(0, 0)), (2, QPoint(-1280, -200)), (1.5, QPoint(1920, 0))])
@@ -37,7 +37,7 @@ def test_the_crop_is_the_same_region_of_the_frozen_grab_in_device_pixels(qapp, s
     image, region = crop(frozen, rect)
     assert image.size() == QSize(round(200 * scale), round(100 * scale))
     assert region.device == QRect(round(30 * scale), round(20 * scale), image.width(), image.height())
-    expected = grab.toImage().copy(region.device)
+    expected = grab.copy(region.device)
     assert image.convertToFormat(QImage.Format.Format_RGB32) == expected.convertToFormat(QImage.Format.Format_RGB32)
 
 
@@ -100,7 +100,7 @@ def test_the_kept_picture_is_bounded(qapp):
     big.fill(QColor("white"))
     data, w, h = bounded_png(big)
     assert w * h <= 2_000_000 and len(data) <= 1_000_000 and data.startswith(b"\x89PNG")
-    noisy = pattern(QSize(1400, 1400)).toImage()
+    noisy = pattern(QSize(1400, 1400))
     data, w, h = bounded_png(noisy)
     assert len(data) <= 1_000_000 and w * h <= 2_000_000
 
@@ -169,6 +169,86 @@ def test_a_capture_is_read_copied_announced_and_kept(qtbot, app_with_history):
     # Esc in the popover closes it now that the reading is over
     qtbot.keyClick(popover, Qt.Key.Key_Escape)
     assert not popover.isVisible()
+
+
+def test_the_model_starts_loading_once_the_overlay_is_painted(qtbot, make_app, monkeypatch):
+    from desktop.capture import flow
+
+    monkeypatch.setattr(flow, "LOAD_AFTER_MS", 60_000)  # only the painted overlay can start it here
+    app = make_app()
+    asked = []  # at each request to load: was every overlay painted?
+    monkeypatch.setattr(app.controller, "load_now", lambda *a: asked.append(
+        all(w.shown_at for w in app.capture.picker.windows)))
+    assert app.capture.start("region")
+    assert asked == []  # not at the key press: loading holds the GIL in bursts, and the overlay comes first
+    qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)
+    assert asked == [True]
+    app.capture.cancel()
+
+
+def test_the_model_loads_anyway_when_the_overlay_is_not_painted_soon(qtbot, make_app, monkeypatch):
+    from desktop.capture import flow, overlay
+
+    monkeypatch.setattr(flow, "LOAD_AFTER_MS", 50)
+    monkeypatch.setattr(overlay.OverlayWindow, "_mark_shown", lambda self: None)  # never handed over
+    app = make_app()
+    asked = []
+    monkeypatch.setattr(app.controller, "load_now", lambda *a: asked.append(1))
+    assert app.capture.start("region")
+    qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)
+    qtbot.wait(100)
+    assert asked == [1]  # once
+    app.capture.cancel()
+
+
+def test_the_model_is_asked_to_load_once_when_the_overlay_is_painted_before_the_deadline(qtbot, make_app,
+                                                                                        monkeypatch):
+    from desktop.capture import flow
+
+    monkeypatch.setattr(flow, "LOAD_AFTER_MS", 200)
+    app = make_app()
+    asked = []
+    monkeypatch.setattr(app.controller, "load_now", lambda *a: asked.append(1))
+    assert app.capture.start("region")
+    qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)  # painted first...
+    qtbot.wait(400)  # ...then the deadline passes too
+    assert asked == [1]
+    app.capture.cancel()
+
+
+def test_a_screen_that_cannot_be_grabbed_loses_its_overlay_and_none_grabbed_is_one_message(qtbot, make_app,
+                                                                                          monkeypatch):
+    from PySide6.QtGui import QPixmap, QScreen
+
+    from desktop.capture.overlay import RegionPicker
+
+    screen = QGuiApplication.primaryScreen()
+    picker = RegionPicker.for_screens([screen, screen])  # two windows; only the first screen's picture comes
+    picker.open()
+    image = QImage(screen.geometry().size(), QImage.Format.Format_RGB32)
+    image.fill(QColor("gray"))
+    picker.deliver(0, image, [])
+    assert not picker.complete
+    picker.grab_finished()
+    assert len(picker.windows) == len(picker.frozen) == 1 and picker.complete and picker.windows[0].isVisible()
+    picker.cancel()
+
+    app = make_app()
+    messages = []
+    monkeypatch.setattr(app.window, "show_message", lambda text, retry=None: messages.append(text))
+    monkeypatch.setattr(QScreen, "grabWindow", lambda self, *a: QPixmap())  # nothing can be grabbed
+    app.capture.start("region")
+    qtbot.waitUntil(lambda: not app.capture.picking, timeout=WAIT_MS)
+    assert messages == ["The screen could not be grabbed on this desktop."]
+
+
+def test_shutdown_closes_the_x_connection_for_the_grabs(make_app, monkeypatch):
+    from desktop.capture import grab
+
+    closed = []
+    monkeypatch.setattr(grab, "close_all", lambda: closed.append(1))
+    make_app().capture.shutdown()
+    assert closed == [1]
 
 
 @pytest.mark.parametrize("how", ["escape", "click"])

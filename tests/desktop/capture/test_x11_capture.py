@@ -93,6 +93,9 @@ def test_shortcut_overlay_drag_read_copy_cancel_priority_and_conflict(two_screen
     assert out["opened"]
     assert len(out["overlays"]) == 2 and all(o["visible"] for o in out["overlays"])
     assert [o["geometry"] for o in out["overlays"]] == [s["geometry"] for s in out["screens"]]
+    # the X server copied every screen into shared memory, and each frozen picture is Qt's own grab of it
+    assert out["grabbed_by_shared_memory"] is True
+    assert out["frozen_equals_qt_grab"] == [True, True]
     # the drag picked 600×200 logical pixels: the picture has the device-pixel size, equals the frozen grab's
     # region, and is what the engine read
     assert out["picked"]["logical"][2:] == list(REGION)
@@ -103,9 +106,14 @@ def test_shortcut_overlay_drag_read_copy_cancel_priority_and_conflict(two_screen
     assert out["clipboard_equals_popover"]
     assert [n for n in out["notes"] if n[1] == "capture"][-1][0].startswith(("Copied", "No text"))
     assert out["temp_after_job"] == []
+    assert out["segments_after_pick"] == 0  # the grabs' shared memory went with the overlay
     # Esc and a click without a drag: nothing queued, no file left
     for how in ("escape", "click"):
-        assert out[how] == {"opened": True, "still_open": False, "new_jobs": 0, "temp_files": []}, how
+        assert out[how] == {"opened": True, "still_open": False, "new_jobs": 0, "temp_files": [], "segments": 0}, how
+    # window mode lists the windows of every X screen: the window on the second one is offered and taken
+    window = out["window_mode"]
+    assert window["label"] in window["windows"], window
+    assert window["picked"] == [window["label"][2] * ratio, window["label"][3] * ratio]
     # the capture ran inside the 40-page PDF, which then finished with every page
     capture, document = out["pdf_run"]
     assert capture["client"] == "capture" and capture["status"] == "done"

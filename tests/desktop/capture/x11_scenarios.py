@@ -3,13 +3,16 @@
     QT_QPA_PLATFORM=xcb DISPLAY=:N python tests/desktop/capture/x11_scenarios.py MODEL_DIR WORK_DIR
 
 The app registers Ctrl+Shift+2 with XGrabKey; ``xdotool key ctrl+shift+2`` opens the overlay on every screen;
-an ``xdotool`` drag on the second screen picks a 600×200 region (logical pixels); the picture the engine gets
-and the frozen grab's same region are compared; Esc and a click cancel; a long PDF is overtaken by a capture;
-another X client that holds a combination makes the app say so. One JSON object is printed at the end.
+the screens are grabbed through shared memory and each frozen picture is compared with Qt's own grab of
+that screen; an ``xdotool`` drag on the second screen picks a 600×200 region (logical pixels); the picture
+the engine gets and the frozen grab's same region are compared; the grabs' shared memory is gone once the
+overlay is; Esc and a click cancel; a long PDF is overtaken by a capture; another X client that holds a
+combination makes the app say so. One JSON object is printed at the end.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -28,6 +31,8 @@ def main(model_dir: str, work_dir: str) -> int:
 
     from desktop.app import OcrTrayApp
     from desktop.application import Application
+    from desktop.capture import xshm
+    from desktop.capture.overlay import screen_key
     from engine.history import HistoryStore
     from engine.jobs import Client
     from engine.settings import Settings
@@ -61,6 +66,7 @@ def main(model_dir: str, work_dir: str) -> int:
         out["screens"].append({"name": s.name(), "geometry": s.geometry().getRect(), "dpr": s.devicePixelRatio()})
     target = screens[-1]
     dpr = target.devicePixelRatio()
+    target_key = screen_key(target)  # Qt may make new QScreen objects later (it does after the first capture)
 
     # something to read on the second screen: a picture whose pixels all differ
     art = QImage(REGION[0] + 200, REGION[1] + 160, QImage.Format.Format_RGB32)
@@ -101,22 +107,33 @@ def main(model_dir: str, work_dir: str) -> int:
     app.controller.jobEnded.connect(ended.append)
     picks: list = []
     frozen_now: list = []  # the grabs the open overlay shows
+    grabs: dict = {}  # how the open overlay's screens were grabbed
 
     def temp_files() -> list[str]:
         folder = flow._folder
         return sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []
 
+    def segments_left() -> int:
+        gc.collect()
+        return xshm.live_segments()
+
     def open_by_shortcut() -> bool:
         xdo("key", "--clearmodifiers", "ctrl+shift+2")
-        ok = pump(10, lambda: flow.picking)
+        ok = pump(10, lambda: flow.picking and flow.picker.complete)
         if ok:
+            grabs["shared_memory"] = flow.grabber is not None and flow.grabber.shared_memory
             frozen_now[:] = list(flow.picker.frozen)
             flow.picker.picked.connect(lambda image, region: picks.append((image, region)))
             pump(0.4)
         return ok
 
     # ---------------------------------------------------------------- 1: shortcut, overlay on every screen, drag
+    qt_grabs = {s.name() + str(s.geometry().getRect()): s.grabWindow(0).toImage() for s in screens}  # nothing of ours
     out["opened"] = open_by_shortcut()
+    out["grabbed_by_shared_memory"] = grabs.get("shared_memory")
+    out["frozen_equals_qt_grab"] = [
+        f.image.size() == qt_grabs[f.screen.name() + str(f.geometry.getRect())].size()
+        and f.image == qt_grabs[f.screen.name() + str(f.geometry.getRect())] for f in frozen_now]
     if out["opened"]:
         out["overlays"] = [{"screen": w.frozen.name, "visible": w.isVisible(), "on": w.screen().name(),
                             "geometry": w.geometry().getRect()} for w in flow.picker.windows]
@@ -142,7 +159,7 @@ def main(model_dir: str, work_dir: str) -> int:
             out["engine_input_equals_crop"] = engine_image.convertToFormat(QImage.Format.Format_RGB32) == \
                 image.convertToFormat(QImage.Format.Format_RGB32)
             if frozen is not None:
-                same = frozen.pixmap.toImage().copy(region.device).convertToFormat(QImage.Format.Format_RGB32)
+                same = frozen.image.copy(region.device).convertToFormat(QImage.Format.Format_RGB32)
                 out["crop_equals_frozen_region"] = same == image.convertToFormat(QImage.Format.Format_RGB32)
             # and the frozen grab is the screen as it was: the art's pixels where it was painted
             art_part = art.copy(QRect(START[0], START[1], *REGION)).scaled(
@@ -158,6 +175,10 @@ def main(model_dir: str, work_dir: str) -> int:
             out["notes"] = list(notes)
         pump(1.0, lambda: not temp_files())
         out["temp_after_job"] = temp_files()
+    frozen_now.clear()
+    picks.clear()
+    frozen = None  # the test's own hold on a grab
+    out["segments_after_pick"] = segments_left()
 
     # ---------------------------------------------------------------- 2 and 3: Esc and a click without a drag
     for how in ("escape", "click"):
@@ -172,8 +193,29 @@ def main(model_dir: str, work_dir: str) -> int:
                 xdo("click", "1")
             pump(5, lambda: not flow.picking)
         pump(0.5)
+        frozen_now.clear()
         out[how] = {"opened": opened, "still_open": flow.picking, "new_jobs": len(queued) - before,
-                    "temp_files": temp_files()}
+                    "temp_files": temp_files(), "segments": segments_left()}
+
+    # ---------------------------------------------------------------- window mode: the second X screen's windows too
+    before = len(ended)
+    flow.start("window")
+    if pump(10, lambda: flow.picking and flow.picker.complete):
+        on_target = next(w for w in flow.picker.windows if w.frozen.name == target_key)
+        out["window_mode"] = {"windows": [r.getRect() for r in on_target.frozen.windows],
+                              "label": QRect(0, 0, art.width(), art.height()).intersected(  # as much as is on it
+                                  QRect(0, 0, on_target.width(), on_target.height())).getRect()}
+        flow.picker.picked.connect(lambda image, region: out["window_mode"].update(picked=[image.width(),
+                                                                                           image.height()]))
+        i = screens.index(target)
+        x, y = round(art.width() / 2 * dpr), round(art.height() / 2 * dpr)
+        xdo("mousemove", "--screen", str(i), str(x - 3), str(y - 3))
+        pump(0.1)
+        xdo("mousemove", "--screen", str(i), str(x), str(y))
+        pump(0.2)
+        xdo("click", "1")
+        pump(60, lambda: len(ended) > before)
+    frozen_now.clear()
 
     # ---------------------------------------------------------------- 4: a capture overtakes a long PDF
     ended.clear()

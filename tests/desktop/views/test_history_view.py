@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from desktop.views.history_view import HistoryView, short_folder, status_text
 from desktop.views.result_view import ResultView
@@ -239,3 +239,149 @@ def test_rows_name_the_folder_and_a_search_shows_where_it_found_the_words(qtbot,
     assert top.childCount() == 1
     snippet = top.child(0).text(0)
     assert "considerably" in snippet and not snippet.lstrip("…").startswith(("he ", "e ", "arterly"))
+
+
+# ------------------------------------------------------------------ the picture a capture read
+def _png(width, height):
+    """A PNG whose pixels all differ from their neighbours (a wrong scale or crop shows)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(width, height, QImage.Format.Format_RGB32)
+    for y in range(height):
+        for x in range(width):
+            image.setPixelColor(x, y, QColor((x * 7) % 256, (y * 13) % 256, 90))
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    buffer.close()
+    return bytes(data.data()), image
+
+
+class WatchedStore:
+    """The real store, noting which thread read each picture; a picture read can be held back."""
+
+    def __init__(self, store):
+        self._store = store
+        self.picture_threads = []
+        self.hold = {}  # record -> threading.Event the read waits for
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def image(self, record):
+        import threading
+
+        self.picture_threads.append(threading.current_thread() is threading.main_thread())
+        if record in self.hold:
+            self.hold[record].wait(WAIT_MS / 1000)
+        return self._store.image(record)
+
+
+@pytest.fixture
+def capture(store, files, tmp_path):
+    """(a capture with its kept picture, a document without one, the picture)."""
+    shot = str(tmp_path / "Screen capture 2026-12-01 at 10.00.00 (1).png")
+    r = _finished(store, shot, 1, {1: "Invoice 2025-0412"})
+    png, image = _png(600, 200)
+    assert store.set_image(r, png, 600, 200)
+    plain = _finished(store, files["report.pdf"], 1, {1: "annual report"})
+    return r, plain, image
+
+
+def test_a_capture_shows_its_picture_beside_the_list_read_off_the_gui_thread(qtbot, store, capture):
+    from PySide6.QtCore import QSize
+
+    r, plain, image = capture
+    watched = WatchedStore(store)
+    view = HistoryView(watched)
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    load(qtbot, view)
+    panel = view.picture_panel
+    assert not panel.isVisible()  # nothing selected: the list has the whole width
+
+    view.select(r)
+    qtbot.waitUntil(lambda: panel.isVisible(), timeout=WAIT_MS)
+    assert view.picture_id == r and view.picture.size() == QSize(600, 200)
+    assert view.picture.convertToFormat(image.format()) == image  # the picture that was read, unchanged
+    thumb = view.thumbnail.pixmap()
+    assert thumb.deviceIndependentSize().toSize() == QSize(240, 80)  # fits 240 × 240, aspect kept
+    assert view.picture_caption.text() == "600 × 200 pixels"
+    assert view.tree.width() < view.width() - panel.width()
+    assert watched.picture_threads and not any(watched.picture_threads)  # never read on the GUI thread
+
+    view.select(plain)  # a document without a picture looks as it did: no panel
+    qtbot.waitUntil(lambda: not panel.isVisible(), timeout=WAIT_MS)
+    assert view.picture is None and view.picture_id is None
+    qtbot.waitUntil(lambda: view.tree.width() >= view.width() - 2, timeout=WAIT_MS)
+
+
+def test_the_picture_opens_full_size_with_a_click_or_space_and_can_be_copied(qtbot, view, store, capture):
+    from PySide6.QtCore import QSize, Qt
+    from PySide6.QtGui import QGuiApplication
+
+    r, _plain, image = capture
+    view.show()
+    load(qtbot, view)
+    view.select(r)
+    qtbot.waitUntil(lambda: view.picture_panel.isVisible(), timeout=WAIT_MS)
+
+    qtbot.mouseClick(view.thumbnail, Qt.MouseButton.LeftButton)
+    viewer = view.viewer
+    assert viewer is not None and viewer.isVisible() and viewer.objectName() == "historyPictureViewer"
+    assert viewer.windowTitle() == "Screen capture 2026-12-01 at 10.00.00 (1).png"
+    shown = viewer.image.pixmap()
+    assert shown.size() == QSize(600, 200) and shown.toImage().convertToFormat(image.format()) == image
+    viewer.findChild(QPushButton, "historyPictureCopy").click()
+    assert QGuiApplication.clipboard().image().convertToFormat(image.format()) == image
+    qtbot.keyClick(viewer, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: view.viewer is None, timeout=WAIT_MS)
+
+    view.tree.setFocus()
+    qtbot.keyClick(view.tree, Qt.Key.Key_Space)  # Quick Look's key opens it, and closes it again
+    assert view.viewer is not None and view.viewer.isVisible()
+    qtbot.keyClick(view.viewer, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: view.viewer is None, timeout=WAIT_MS)
+
+
+def test_only_the_picture_of_the_entry_selected_now_is_shown(qtbot, store, capture):
+    import threading
+
+    r, plain, _image = capture
+    watched = WatchedStore(store)
+    watched.hold[r] = threading.Event()
+    view = HistoryView(watched)
+    qtbot.addWidget(view)
+    view.show()
+    load(qtbot, view)
+    view.select(r)  # its picture is read slowly...
+    view.select(plain)  # ...and the person has moved on: no picture
+    qtbot.waitUntil(lambda: len(watched.picture_threads) >= 2, timeout=WAIT_MS)
+    qtbot.wait(100)
+    watched.hold[r].set()
+    from engine import background
+
+    qtbot.waitUntil(lambda: background.pending() == 0, timeout=WAIT_MS)
+    assert not view.picture_panel.isVisible() and view.picture is None
+
+
+def test_a_damaged_picture_is_one_line_and_no_panel(qtbot, view, store, capture):
+    import sqlite3
+
+    r, _plain, _image = capture
+    db = sqlite3.connect(store.path)
+    db.execute("UPDATE images SET png = ? WHERE document_id = ?", (b"\x89PNG\r\n\x1a\n" + bytes(64), r))
+    db.commit()
+    db.close()
+    messages = []
+    view.message.connect(messages.append)
+    view.show()
+    load(qtbot, view)
+    view.select(r)
+    qtbot.waitUntil(lambda: bool(messages), timeout=WAIT_MS)
+    assert messages == ["Screen capture 2026-12-01 at 10.00.00 (1).png: the kept picture cannot be shown "
+                        "(the kept picture cannot be read)"]
+    assert not view.picture_panel.isVisible()
