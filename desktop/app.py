@@ -119,6 +119,7 @@ class OcrTrayApp(QObject):
         c.message.connect(w.show_message)
 
         w.pathsChosen.connect(self.submit)
+        w.filesComing.connect(c.prewarm)  # a drag entered or an open dialog opened: the model loads now
         w.rereadRequested.connect(c.reread)
         w.cancelRequested.connect(c.cancel)
         w.cancelAllRequested.connect(c.cancel_all)
@@ -128,6 +129,7 @@ class OcrTrayApp(QObject):
 
         t.openWindowRequested.connect(w.bring_forward)
         t.ocrFileRequested.connect(lambda: (w.bring_forward(), w.choose_files()))
+        t.ocrClipboardRequested.connect(c.prewarm)  # first: the model loads while the picture is written
         t.ocrClipboardRequested.connect(self.clipboard_images.read)
         t.unloadRequested.connect(c.unload_now)
         t.settingsRequested.connect(self.open_settings)

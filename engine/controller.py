@@ -236,9 +236,17 @@ class JobController(QObject):
         self.engine.unload_now()
 
     def load_now(self, keep_alive: float | None = None) -> None:
-        """Load the model now (prewarm); ``keep_alive`` as a job's (None: the memory mode)."""
+        """Load the model now; ``keep_alive`` as a job's (None: a prewarm, as ``prewarm``)."""
         if not self._closing:
             self.engine.load_now(keep_alive)
+
+    def prewarm(self) -> None:
+        """Intent seen, before the request: a drag with usable files entered the window, "OCR File…" opened its
+        dialog, the clipboard action was chosen, the capture shortcut was pressed. The model starts loading now
+        when it is unloaded (the engine still checks that it fits, ``memory/check_fit``), and is held for the
+        job that intent announces for at most ``lifecycle.PREWARM_WAIT_S``; when none comes, the memory mode
+        releases it as if that job had ended (docs/adr/0018-prewarm-on-intent.md)."""
+        self.load_now(None)
 
     def room(self) -> int:
         """How many more documents the queue takes now (0: a submission is refused as full)."""

@@ -6,6 +6,10 @@ signals, so nothing here ever blocks the caller. The worker runs jobs one at a t
 FIFO, except that a priority job (a screen capture) runs between two pages of the running one
 (ADR 0001, "Priority jobs"); between tokens it pumps its own event queue, so cancel, unload-now, mode
 changes and shutdown are seen mid-job.
+
+Pages are prepared one ahead on a helper thread that touches no MLX (``engine.page_prefetch``, ADR 0018):
+the first page of the next job while the model loads (from the moment a job is submitted to an idle
+engine), and page n+1 while page n is generated.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from . import memory
 from .backend import Backend, Cancelled
-from .documents import DocumentError, PasswordRequired, display_name, open_document
+from .documents import DocumentError, PasswordRequired, display_name
 from .human import one_line
 from .jobs import (
     Client,
@@ -44,6 +48,7 @@ from .jobs import (
 from .lifecycle import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MODE, Action, Lifecycle, Mode, State
 from .models.presets import ModelSpec
 from .models.store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, locate, vet
+from .page_prefetch import PagePrefetch
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +66,29 @@ _T = TypeVar("_T")
 @dataclass
 class _Job:
     info: JobInfo
+    prefetch: PagePrefetch | None = None  # its first page, prepared ahead (while the model loads)
 
     @property
     def options(self) -> OcrOptions:
         return self.info.options
+
+    def start_prefetch(self, spec: ModelSpec) -> PagePrefetch:
+        """Prepare this job's pages ahead for ``spec``'s limits (a prefetch made for other limits is replaced)."""
+        opts = self.options
+        limits = spec.with_limits(opts.max_side)
+        args: dict[str, Any] = dict(max_side=limits.max_side, max_pixels=limits.max_pixels, dpi=opts.dpi,
+                                    text_layer=opts.text_layer, password=opts.password, pages=opts.pages)
+        if self.prefetch is not None:
+            if self.prefetch.key == PagePrefetch.key_for(self.info.path, **args):
+                return self.prefetch
+            self.prefetch.close()
+        self.prefetch = PagePrefetch(self.info.path, **args)
+        return self.prefetch
+
+    def drop_prefetch(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.close()
+            self.prefetch = None
 
 
 class _Worker(QObject):
@@ -155,10 +179,12 @@ class _Worker(QObject):
 
     @Slot(object)
     def load_now(self, keep_alive: float | None) -> None:
-        """Prewarm: load the model now (a loaded model gets a hold from now; see Lifecycle.request_load)."""
+        """Load the model now. Without ``keep_alive`` a prewarm: held for the job it announces, for at most
+        ``PREWARM_WAIT_S`` (Lifecycle.prewarm, ADR 0018); with it, a hold of that many seconds from when the
+        model is ready (Lifecycle.request_load)."""
         if self._shutting_down:
             return
-        self._apply(self._lc.request_load(keep_alive))
+        self._apply(self._lc.prewarm() if keep_alive is None else self._lc.request_load(keep_alive))
         self._emit_state()
 
     @Slot(object, object)
@@ -244,6 +270,8 @@ class _Worker(QObject):
         spec = self._spec
         self._error_kind = None
         self._emit_state()
+        if self._queue:  # the first page is opened and rasterised on a helper thread while the model loads
+            self._queue[0].start_prefetch(spec)
         try:
             path = locate(spec.source)
             # files, headers and config checked, and what the load needs sized, before anything is built
@@ -293,6 +321,7 @@ class _Worker(QObject):
     def _finish_unstarted(
         self, job: _Job, status: JobStatus, error: str | None, kind: ErrorKind | None
     ) -> None:
+        job.drop_prefetch()
         self.jobDone.emit(_result(job.info, status, error=error, error_kind=kind))
 
     # ----------------------------------------------------------------- one job
@@ -310,26 +339,24 @@ class _Worker(QObject):
         t0 = time.perf_counter()
         pages: list[PageResult] = []
         status, error, kind = JobStatus.DONE, None, None
-        count, doc, record = 0, None, None
+        count, prefetch, record = 0, None, None
         waiting: list[int] = []  # pages that need the model, when it is missing
         spec = self.backend.spec or self._spec
-        limits = spec.with_limits(opts.max_side)
+
+        def poll() -> None:  # while a page is still being prepared: cancel, shutdown and new jobs get through
+            QCoreApplication.processEvents()
+            self._check_cancel(info.job_id)
+
         try:
-            doc = open_document(
-                info.path,
-                max_side=limits.max_side,
-                max_pixels=limits.max_pixels,
-                dpi=opts.dpi,
-                text_layer=opts.text_layer,
-                password=opts.password,
-            )
-            count = doc.page_count
+            # pages are prepared one ahead on a helper thread (one document, one thread; no MLX there)
+            prefetch, job.prefetch = job.start_prefetch(spec), None
+            count = prefetch.open(poll)
             history = self._history
             if history is not None:
                 record = self._record(
                     partial(history.start_document, info.path, count, spec.label, opts.history_id, opts, spec.source)
                 )
-            for page in doc.pages(opts.pages):
+            while (page := prefetch.next_page(poll)) is not None:  # page n+1 is prepared while n is read
                 self._check_cancel(info.job_id)
                 if not model_ready and page.text is None and page.error is None:
                     waiting.append(page.number)
@@ -363,9 +390,9 @@ class _Worker(QObject):
             status, kind = JobStatus.FAILED, ErrorKind.MODEL
             error = f"{display_name(info.path)}: OCR failed ({one_line(e)})"
         finally:
-            if doc is not None:
-                doc.close()
-            del doc
+            if prefetch is not None:
+                prefetch.close()
+            del prefetch
             peak = self.backend.end_document()
             if self._history is not None and record is not None:
                 self._record(partial(self._history.finish_document, record, status, error, kind))
@@ -673,6 +700,10 @@ class Engine(QObject):
             position = 0 if first else len(self._outstanding) + len(jobs)
             info = JobInfo(next(self._ids), path, position, options, client, client_name, temporary, priority=first)
             jobs.append(_Job(info))
+        if jobs and not self._outstanding:
+            # nothing ahead of it: its first page is prepared from now on, even while the engine thread is
+            # still loading the model for a prewarm (it sees the job only when that load returns)
+            jobs[0].start_prefetch(self._spec)
         for job in jobs:
             self._outstanding[job.info.job_id] = job
             self.jobQueued.emit(job.info)
@@ -690,7 +721,8 @@ class Engine(QObject):
         self._toUnload.emit()
 
     def load_now(self, keep_alive: float | None = None) -> None:
-        """Load the model now (prewarm), with a hold of ``keep_alive`` seconds (None: the memory mode's)."""
+        """Load the model now, with a hold of ``keep_alive`` seconds; None: a prewarm, held for the job it
+        announces and then released by the memory mode as if that job had ended (ADR 0018)."""
         self._toLoad.emit(keep_alive)
 
     def set_mode(self, mode: Mode, idle_timeout_s: float | None = None) -> None:

@@ -12,6 +12,14 @@ ever, auto-release not at all, idle-timeout for the idle timeout after the last 
 a job with ``keep_alive`` holds for that many seconds after it ends (0: none, negative: for
 ever). The model is released when the longest hold has run out; "unload now" ends every hold.
 
+Prewarm (ADR 0018): intent seen before a request (a drag with files entering the window, the capture
+shortcut, "OCR File…", the clipboard action, ``POST /v1/load`` without ``keep_alive``) loads the model
+when it is unloaded, and the prewarm then stands for the job it announces: it holds the model until
+that job is queued, for at most ``PREWARM_WAIT_S`` after the model is ready. A prewarm that no job
+follows is released by the memory mode as if a job had ended when its wait ran out (auto-release: then;
+idle-timeout: the timeout after it; keep-resident: never); one that its job follows ends when the job
+is queued, so the job's own hold decides (auto-release releases when the job ends, not at the wait's end).
+
 The idle deadline is kept in wall-clock seconds (``time.time`` by default): a Mac
 that slept past the deadline unloads on wake, because ``time.monotonic`` does not
 advance during sleep on macOS. A timer that fires early only causes a re-check.
@@ -50,6 +58,7 @@ class Action(str, enum.Enum):
 DEFAULT_MODE = Mode.IDLE_TIMEOUT
 DEFAULT_IDLE_TIMEOUT_S = 300.0
 KEEP_FOREVER = -1.0  # keep_alive: hold the model until it is unloaded by hand
+PREWARM_WAIT_S = 30.0  # a prewarm holds the model this long after it is ready, for the job it announces
 
 
 class LifecycleError(RuntimeError):
@@ -88,6 +97,8 @@ class Lifecycle:
         self._hold_until: float | None = None  # the longest keep_alive hold since the load (inf: for ever)
         self._load_holds: list[float | None] = []  # keep_alive of "load now" requests waiting for the load
         self._reload = False  # a "load now" came while an unload was under way or pending: load after it
+        self._intent_until: float | None = None  # a prewarm holds the model for its job until then
+        self._intent_pending = False  # a prewarm came before the model was ready: its wait starts when it is
         self._epoch = 0  # bumps whenever the deadline is armed or voided
 
     # ----------------------------------------------------------------- queries
@@ -126,6 +137,7 @@ class Lifecycle:
     def job_queued(self) -> list[Action]:
         self.waiting += 1
         self._void_deadline()
+        self._fulfil_prewarm()
         if self.state is State.UNLOADED:
             self.state = State.LOADING
             self.last_error = None
@@ -166,6 +178,30 @@ class Lifecycle:
             return self._became_idle()
         return []
 
+    def prewarm(self) -> list[Action]:
+        """Intent seen (ADR 0018): load when unloaded, and hold the model for the job the intent announces.
+
+        As ``request_load()`` (one that comes while an unload is under way or pending loads again after
+        it), but the hold is a wait for a job: until one is queued, for at most ``PREWARM_WAIT_S`` after
+        the model is ready (or after now, when it is ready already). When no job comes, the memory mode
+        releases the model as if a job had ended when the wait ran out."""
+        if self.state is State.UNLOADED:
+            self.state = State.LOADING
+            self.last_error = None
+            self._intent_pending = True
+            return [Action.LOAD]
+        if self.state is State.LOADING and not self.unload_pending:
+            self._intent_pending = True
+            return []
+        if self.state is State.UNLOADING or self.unload_pending:
+            self._reload = True
+            self._intent_pending = True
+            return []
+        self._wait_for_job(self._clock())  # ready or busy: the wait counts from now
+        if self._idle():
+            return self._became_idle()
+        return []
+
     def load_finished(self, ok: bool, error: str | None = None) -> list[Action]:
         self._expect(State.LOADING)
         if not ok:
@@ -174,6 +210,8 @@ class Lifecycle:
             self.unload_pending = False
             self._load_holds.clear()
             self._reload = False
+            self._intent_pending = False
+            self._intent_until = None
             had_waiting = self.waiting > 0
             self.waiting = 0
             return [Action.FAIL_WAITING] if had_waiting else []
@@ -182,6 +220,11 @@ class Lifecycle:
         for keep in self._load_holds:
             self._hold(keep, now)
         self._load_holds.clear()
+        if self._intent_pending and not self.unload_pending:
+            self._intent_pending = False
+            self._wait_for_job(now)  # the prewarm's wait starts when the model is ready
+        elif not self._reload:
+            self._intent_pending = False  # an unload by hand beat it (one asked for after it keeps it)
         if self.waiting:
             return self._start_next()
         return self._became_idle()
@@ -203,6 +246,7 @@ class Lifecycle:
         self.unload_pending = False
         self._mode_anchor = None
         self._hold_until = None
+        self._intent_until = None
         if self.waiting or self._reload:
             self._reload = False
             self.state = State.LOADING
@@ -250,7 +294,7 @@ class Lifecycle:
     def _became_idle(self) -> list[Action]:
         if self.unload_pending:
             return self._unload()
-        if self._mode_anchor is None and self._hold_until is None:
+        if self._mode_anchor is None and self._hold_until is None and self._intent_until is None:
             self._mode_anchor = self._clock()  # a load no one asked a hold for follows the mode
         self._epoch += 1
         return self.check_deadline()
@@ -266,16 +310,31 @@ class Lifecycle:
             until = at + keep
             self._hold_until = until if self._hold_until is None else max(self._hold_until, until)
 
+    def _wait_for_job(self, now: float) -> None:
+        """A prewarm on a ready model: hold it for its job until ``now + PREWARM_WAIT_S`` at most."""
+        until = now + PREWARM_WAIT_S
+        self._intent_until = until if self._intent_until is None else max(self._intent_until, until)
+
+    def _fulfil_prewarm(self) -> None:
+        """A job was queued: the prewarms waiting for it end now (the job's own hold takes over)."""
+        self._intent_pending = False
+        if self._intent_until is not None:
+            self._hold(None, min(self._clock(), self._intent_until))  # as a job that ended then
+            self._intent_until = None
+
     def _release_time(self) -> float | None:
         """When the longest hold runs out (inf: never), or None when there is no hold."""
         ends: list[float] = []
-        if self._mode_anchor is not None:
+        anchor = self._mode_anchor
+        if self._intent_until is not None:  # a prewarm no job followed: as a job that ends when its wait does
+            anchor = self._intent_until if anchor is None else max(anchor, self._intent_until)
+        if anchor is not None:
             if self.mode is Mode.KEEP_RESIDENT:
                 ends.append(math.inf)
             elif self.mode is Mode.AUTO_RELEASE:
-                ends.append(self._mode_anchor)
+                ends.append(anchor)
             else:
-                ends.append(self._mode_anchor + self.idle_timeout_s)
+                ends.append(anchor + self.idle_timeout_s)
         if self._hold_until is not None:
             ends.append(self._hold_until)
         return max(ends) if ends else None

@@ -3,15 +3,19 @@
 It only reads the drop: local files and folders go out through ``pathsDropped``
 (folders are expanded later, off the GUI thread); anything else (a web link, text)
 is named in ``rejected``. The main window forwards drops anywhere on it here too.
+A drag that enters with something worth reading says so at once (``filesComing``): the
+app starts loading the model then, not at the drop (ADR 0018).
 """
 
 from __future__ import annotations
+
+from pathlib import PurePath
 
 from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
-from engine.documents import formats_label
+from engine.documents import formats_label, readable_suffixes
 
 from .style import scaled, secondary
 
@@ -29,6 +33,21 @@ def paths_from_mime(mime: QMimeData) -> tuple[list[str], list[str]]:
     return paths, others
 
 
+def worth_reading(mime: QMimeData) -> bool:
+    """Whether a drag holds something the model may be asked to read: a local file with a readable ending,
+    or a local path without one (a folder, or a file whose content decides). Judged by the names alone: the
+    GUI thread never touches the disk, and a wrong guess costs one prewarm that its wait releases."""
+    if not mime.hasUrls():
+        return False
+    suffixes = readable_suffixes()
+    for url in mime.urls():
+        if url.isLocalFile() and url.toLocalFile():
+            suffix = PurePath(url.toLocalFile().rstrip("/")).suffix.lower()
+            if not suffix or suffix in suffixes:
+                return True
+    return False
+
+
 def _short_url(url: QUrl) -> str:
     text = url.toDisplayString()
     return text if len(text) <= 60 else text[:57] + "…"
@@ -37,6 +56,7 @@ def _short_url(url: QUrl) -> str:
 class DropZone(QFrame):
     pathsDropped = Signal(list)  # local paths (files or folders)
     rejected = Signal(str)  # one line naming what could not be used
+    filesComing = Signal()  # a drag with something worth reading entered (the app prewarms the model)
     chooseRequested = Signal()  # the "Choose Files…" button
 
     def __init__(self, parent=None) -> None:
@@ -72,9 +92,12 @@ class DropZone(QFrame):
 
     # ----------------------------------------------------------------- drops
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
+        mime = event.mimeData()
+        if mime.hasUrls():
             event.acceptProposedAction()
             self._set_hover(True)
+            if worth_reading(mime):
+                self.filesComing.emit()  # intent: the load starts now; a drag that leaves does not undo it
         else:
             event.ignore()
 

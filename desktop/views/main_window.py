@@ -7,6 +7,8 @@ It knows nothing of the engine: it emits what the person asked for (paths droppe
 chosen, cancels) and the app feeds it through intent methods (``job_queued``,
 ``text_delta``, ``job_ended``, ``show_message``, ``set_engine_status``, ``show_pages``…), so
 nothing outside the window reaches into its children. Closing it only hides it.
+``filesComing`` says that files are about to come (a drag with something worth reading entered the
+window, or an open dialog opened), so that the app can start loading the model before they do.
 
 Actions (object names): ``addFiles`` (⌘O), ``copyText`` (⌘C: text, HTML and Markdown), ``saveAs``
 (⌘S: .md, .txt, .html, .json, and .csv for one table), ``clearResults`` (⌘K), ``showRawText``
@@ -64,6 +66,7 @@ def file_filter() -> str:
 
 class MainWindow(QMainWindow):
     pathsChosen = Signal(list)  # files or folders, dropped or picked
+    filesComing = Signal()  # intent: a drag with files entered, or an open dialog opened (the app prewarms)
     closed = Signal()
     historyShown = Signal()  # the History tab became the visible one
     cancelRequested = Signal(int)  # a job's ✕ in the queue
@@ -93,6 +96,7 @@ class MainWindow(QMainWindow):
         self.status = StatusBar(self)
         self.setStatusBar(self.status)
         self.drop_zone.pathsDropped.connect(self.pathsChosen)
+        self.drop_zone.filesComing.connect(self.filesComing)
         self.drop_zone.rejected.connect(self.messages.add)
         self.drop_zone.chooseRequested.connect(self.choose_files)
         self.job_queue.cancelRequested.connect(self.cancelRequested)
@@ -475,6 +479,7 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(lambda *_: self._forget_open_dialog(dialog))
         self._open_dialog = dialog
         dialog.open()
+        self.filesComing.emit()  # the model loads while the person picks
 
     def choose_folder(self) -> None:
         if self._open_dialog is not None:
@@ -488,6 +493,7 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(lambda *_: self._forget_open_dialog(dialog))
         self._open_dialog = dialog
         dialog.open()
+        self.filesComing.emit()
 
     def show_about(self) -> None:
         from engine import __version__

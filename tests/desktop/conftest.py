@@ -110,6 +110,27 @@ def drop(widget, paths=(), urls=()) -> bool:
     return event.isAccepted()
 
 
+def drag_enter(widget, paths=(), urls=()) -> bool:
+    """A synthesised drag entering ``widget`` with ``paths`` (no drop). Returns accepted."""
+    mime = mime_for(paths, urls)
+    centre = widget.rect().center()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(centre.x(), centre.y()), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    widget._test_drag_mime = mime  # the event keeps a pointer to it: keep it alive until the drag ends
+    return enter.isAccepted()
+
+
+def drag_leave(widget) -> None:
+    """The drag that entered ``widget`` leaves it without dropping."""
+    from PySide6.QtGui import QDragLeaveEvent
+
+    QApplication.sendEvent(widget, QDragLeaveEvent())
+    widget._test_drag_mime = None
+
+
 def wait_state(qtbot, app, state, timeout=WAIT_MS):
     qtbot.waitUntil(lambda: app.engine.status.state is state, timeout=timeout)
 

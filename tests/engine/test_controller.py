@@ -80,7 +80,7 @@ class FakeEngine(QObject):
         self.calls.append(("shutdown",))
         return True
 
-    for name in ("cancel", "cancel_all", "unload_now", "request_status"):
+    for name in ("cancel", "cancel_all", "unload_now", "request_status", "load_now"):
         locals()[name] = (lambda n: lambda self, *a: self.calls.append((n, *a)))(name)
 
 
@@ -185,6 +185,17 @@ def test_settings_changes_reach_the_engine(controller, engine, settings, tmp_pat
     assert ("mode", Mode.KEEP_RESIDENT, 300.0) in engine.calls
     assert ("check", False) in engine.calls
     assert ("model", str(tmp_path)) in engine.calls
+
+
+def test_prewarm_is_a_load_now_without_keep_alive_and_stops_with_the_controller(controller, engine):
+    """The desktop's intents (a drag, "OCR File…", the clipboard) ask the engine for a prewarm: a load without a
+    hold of its own (the engine holds it for the announced job, ADR 0018); an API keep_alive stays its own."""
+    controller.prewarm()
+    controller.load_now(60)
+    assert [c for c in engine.calls if c[0] == "load_now"] == [("load_now", None), ("load_now", 60)]
+    controller.shutdown()
+    controller.prewarm()
+    assert [c for c in engine.calls if c[0] == "load_now"] == [("load_now", None), ("load_now", 60)]
 
 
 def test_after_shutdown_nothing_is_taken_and_temporary_files_are_not_left(controller, engine, tmp_path):

@@ -89,6 +89,37 @@ def test_pdf_render_respects_dpi_and_max_side(tmp_path):
     assert page.image.size == (306, 396)
 
 
+@pytest.mark.parametrize("scanned", [True, False], ids=["scan", "text"])
+def test_a_page_is_drawn_in_bands_and_the_picture_is_the_whole_pages(tmp_path, monkeypatch, scanned):
+    """No MuPDF drawing call holds Python's lock for a whole A4 page (the window would stall beside it),
+    and drawing band by band changes no pixel."""
+    from engine import documents
+
+    p = samples.write_pdf(tmp_path / "d.pdf", pages=1, text_pages=set() if scanned else {1}, size=(595, 842))
+    if not scanned:  # a page with text, drawn rather than read: the bands cut through its lines
+        doc = pymupdf.open(p)
+        doc[0].insert_textbox(pymupdf.Rect(30, 30, 565, 812), "Invoice 2025-0412 total due 612.90 " * 120, fontsize=9)
+        doc.save(tmp_path / "t.pdf")
+        p = tmp_path / "t.pdf"
+    doc = pymupdf.open(p)
+    page = doc[0]
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(2.0, 2.0), colorspace=pymupdf.csRGB, alpha=False)
+    whole = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+    drawn = []
+    real = pymupdf.DisplayList.get_pixmap
+
+    def counted(self, *args, **kwargs):
+        pix = real(self, *args, **kwargs)
+        drawn.append(pix.height)
+        return pix
+    monkeypatch.setattr(pymupdf.DisplayList, "get_pixmap", counted)
+    monkeypatch.setattr(documents, "BAND_ROWS", 300)
+    banded = documents.render_in_bands(pymupdf, page, 2.0)
+    assert banded.size == whole.size == (1190, 1684)
+    assert len(drawn) == 6 and max(drawn) <= 300 and sum(drawn) == 1684
+    assert banded.tobytes() == whole.tobytes()
+
+
 def test_pdf_pages_are_lazy(tmp_path):
     p = samples.write_pdf(tmp_path / "many.pdf", pages=50, text_pages=set())
     doc = open_document(p)

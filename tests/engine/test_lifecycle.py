@@ -5,7 +5,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from engine.lifecycle import Action, Lifecycle, LifecycleError, Mode, State
+from engine.lifecycle import PREWARM_WAIT_S, Action, Lifecycle, LifecycleError, Mode, State
 
 
 class Clock:
@@ -571,3 +571,156 @@ class HoldsMachine(LifecycleMachine):
 
 HoldsMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestHoldsMachine = HoldsMachine.TestCase
+
+
+# ---------------------------------------------------------------- prewarm (ADR 0018)
+def prewarmed(clock, mode, idle=60):
+    """A lifecycle whose model a prewarm loaded, with no job yet."""
+    lc = Lifecycle(clock, mode, idle)
+    assert lc.prewarm() == [Action.LOAD]
+    assert lc.state is State.LOADING
+    assert lc.load_finished(True) == []  # held for the job the intent announced
+    assert lc.state is State.READY
+    return lc
+
+
+def test_a_prewarm_no_job_follows_is_released_at_the_end_of_its_wait_in_auto_release(clock):
+    lc = prewarmed(clock, Mode.AUTO_RELEASE)
+    assert lc.deadline == clock.t + PREWARM_WAIT_S
+    clock.advance(PREWARM_WAIT_S - 1)
+    assert lc.check_deadline(lc.deadline_token) == []
+    clock.advance(1)
+    assert lc.check_deadline(lc.deadline_token) == [Action.UNLOAD]
+
+
+def test_a_prewarm_no_job_follows_is_released_the_timeout_after_its_wait_in_idle_timeout(clock):
+    lc = prewarmed(clock, Mode.IDLE_TIMEOUT, idle=60)
+    assert lc.deadline == clock.t + PREWARM_WAIT_S + 60  # as a job that ended when the wait ran out
+    clock.advance(PREWARM_WAIT_S + 59)
+    assert lc.check_deadline(lc.deadline_token) == []
+    clock.advance(1)
+    assert lc.check_deadline(lc.deadline_token) == [Action.UNLOAD]
+
+
+def test_a_prewarm_in_keep_resident_mode_stays(clock):
+    lc = prewarmed(clock, Mode.KEEP_RESIDENT)
+    assert lc.deadline is None and lc.held_forever
+    clock.advance(10_000)
+    assert lc.check_deadline(lc.deadline_token) == []
+
+
+def test_the_job_a_prewarm_announced_ends_its_wait_and_its_own_hold_decides(clock):
+    lc = prewarmed(clock, Mode.AUTO_RELEASE)
+    clock.advance(3)  # the drop comes after the load
+    assert lc.job_queued() == [Action.START_JOB]
+    clock.advance(5)
+    assert lc.job_finished() == [Action.UNLOAD]  # auto-release: when the job ends, not at the wait's end
+
+
+def test_a_drop_during_the_prewarm_load_runs_at_once_and_the_job_decides(clock):
+    lc = Lifecycle(clock, Mode.AUTO_RELEASE)
+    assert lc.prewarm() == [Action.LOAD]
+    assert lc.job_queued() == []  # dropped while the model loads: it waits for the same load
+    assert lc.load_finished(True) == [Action.START_JOB]
+    assert lc.job_finished() == [Action.UNLOAD]
+
+
+def test_a_job_after_the_wait_counts_the_prewarm_as_ended_when_the_wait_ran_out(clock):
+    lc = prewarmed(clock, Mode.IDLE_TIMEOUT, idle=600)
+    start = clock.t
+    clock.advance(PREWARM_WAIT_S + 100)  # still loaded (the timeout is long); the job comes late
+    assert lc.job_queued() == [Action.START_JOB]
+    assert lc.job_finished(0) == []  # a keep_alive 0 job: only the mode's hold is left
+    assert lc.deadline == start + PREWARM_WAIT_S + 600  # not the job's queue time + 600
+
+
+def test_a_prewarm_on_a_ready_model_waits_from_now(clock):
+    lc = Lifecycle(clock, Mode.IDLE_TIMEOUT, 60)
+    ready(lc)
+    clock.advance(50)
+    assert lc.prewarm() == []
+    assert lc.deadline == clock.t + PREWARM_WAIT_S + 60
+
+
+def test_a_prewarm_while_busy_holds_for_its_job_past_the_running_one(clock):
+    lc = Lifecycle(clock, Mode.AUTO_RELEASE)
+    assert lc.job_queued() == [Action.LOAD]
+    assert lc.load_finished(True) == [Action.START_JOB]
+    assert lc.prewarm() == []  # a drag enters while a document is read
+    clock.advance(2)
+    assert lc.job_finished() == []  # the dragged file has not come yet: held for it
+    assert lc.deadline == clock.t - 2 + PREWARM_WAIT_S
+
+
+def test_a_prewarm_during_an_unload_loads_again_and_waits_for_its_job(clock):
+    lc = Lifecycle(clock, Mode.AUTO_RELEASE)
+    ready(lc)  # auto-release: the job's end unloads
+    assert lc.state is State.UNLOADING
+    assert lc.prewarm() == []
+    assert lc.unload_finished() == [Action.LOAD]
+    assert lc.load_finished(True) == []  # not released at once: the reload waits for its job
+    assert lc.deadline == clock.t + PREWARM_WAIT_S
+    lc2 = Lifecycle(clock, Mode.AUTO_RELEASE)
+    assert lc2.job_queued() == [Action.LOAD]
+    assert lc2.request_unload() == []  # during the load: after it
+    assert lc2.prewarm() == []  # then a drag: in order, load again after the unload
+    assert lc2.load_finished(True) == [Action.START_JOB]
+    assert lc2.job_finished() == [Action.UNLOAD]
+    assert lc2.unload_finished() == [Action.LOAD]
+    assert lc2.load_finished(True) == []  # the reload waits for the dragged file's job
+    assert lc2.deadline == clock.t + PREWARM_WAIT_S
+
+
+def test_unload_by_hand_beats_a_prewarm(clock):
+    lc = prewarmed(clock, Mode.KEEP_RESIDENT)
+    assert lc.request_unload() == [Action.UNLOAD]
+    assert lc.unload_finished() == []
+    lc2 = Lifecycle(clock, Mode.KEEP_RESIDENT)
+    assert lc2.prewarm() == [Action.LOAD]
+    assert lc2.request_unload() == []  # during the load: after it
+    assert lc2.load_finished(True) == [Action.UNLOAD]
+    assert lc2.unload_finished() == []
+    assert lc2.state is State.UNLOADED
+    assert lc2.request_load(0) == [Action.LOAD]  # a later load is not held by the beaten prewarm
+    assert lc2.load_finished(True) == [Action.UNLOAD]
+
+
+def test_a_failed_prewarm_fails_no_one_and_leaves_no_wait(clock):
+    lc = Lifecycle(clock, Mode.AUTO_RELEASE)
+    assert lc.prewarm() == [Action.LOAD]
+    assert lc.load_finished(False, "the model does not fit in memory") == []
+    assert lc.state is State.UNLOADED and lc.last_error == "the model does not fit in memory"
+    assert lc.request_load() == [Action.LOAD]
+    assert lc.load_finished(True) == [Action.UNLOAD]  # a plain load now: auto-release at once
+
+
+def test_a_withdrawn_job_leaves_the_prewarm_to_the_mode(clock):
+    lc = Lifecycle(clock, Mode.AUTO_RELEASE)
+    assert lc.prewarm() == [Action.LOAD]
+    assert lc.job_queued() == []
+    assert lc.job_withdrawn() == []  # the dropped document was cancelled before the model was ready
+    assert lc.load_finished(True) == [Action.UNLOAD]  # its prewarm ended with the drop: nothing waits
+
+
+class PrewarmMachine(HoldsMachine):
+    """The holds machine plus prewarms: a loaded, idle model always has a way out (a deadline, or a hold
+    for ever), and no prewarm holds an auto-release model for longer than its wait."""
+
+    @rule()
+    def prewarm(self):
+        self.apply(self.lc.prewarm())
+
+    @invariant()
+    def an_idle_loaded_model_is_always_released_some_day_or_held_for_ever(self):
+        if self.lc.state is State.READY and self.lc.waiting == 0 and not self.lc.unload_pending:
+            assert self.lc.deadline is not None or self.lc.held_forever
+
+    @invariant()
+    def a_prewarm_never_holds_an_auto_release_model_past_its_wait(self):
+        lc = self.lc
+        if lc.mode is Mode.AUTO_RELEASE and lc.deadline is not None and not any(k for _, k in self.holds):
+            assert lc.deadline <= self.clock.t + PREWARM_WAIT_S
+
+
+PrewarmMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TestPrewarmMachine = PrewarmMachine.TestCase

@@ -29,3 +29,33 @@ def test_drop_zone_refuses_a_drag_without_urls(qtbot):
     mime.setText("some text")
     assert paths_from_mime(mime) == ([], ["dropped text"])
     assert paths_from_mime(mime_for(["/x/y.pdf"])) == (["/x/y.pdf"], [])
+
+
+def test_a_drag_with_something_worth_reading_announces_files_at_once(qtbot, tmp_path):
+    """``filesComing`` (the app prewarms the model on it) when a drag enters, before any drop; judged by the
+    names alone (a folder, a readable ending, or no ending at all), never for a web link or text."""
+    from PySide6.QtCore import QMimeData
+
+    from desktop.views.drop_zone import worth_reading
+
+    from ..conftest import drag_enter, drag_leave
+
+    zone = DropZone()
+    qtbot.addWidget(zone)
+    coming, dropped = [], []
+    zone.filesComing.connect(lambda: coming.append(True))
+    zone.pathsDropped.connect(dropped.append)
+    assert drag_enter(zone, [tmp_path / "scan.pdf"])
+    assert coming == [True] and dropped == []  # announced on entering, not at a drop
+    drag_leave(zone)
+    assert coming == [True] and dropped == []  # leaving takes nothing back and drops nothing
+
+    assert worth_reading(mime_for([tmp_path / "Scans"]))  # a folder (no ending)
+    assert worth_reading(mime_for([tmp_path / "PAGE.JPG", tmp_path / "notes.txt"]))
+    assert not worth_reading(mime_for([tmp_path / "notes.txt", tmp_path / "report.docx"]))
+    assert not worth_reading(mime_for(urls=["https://example.com/scan.pdf"]))
+    text = QMimeData()
+    text.setText("some text")
+    assert not worth_reading(text)
+    assert drag_enter(zone, [tmp_path / "report.docx"])  # still accepted (its drop is named), but no prewarm
+    assert coming == [True]

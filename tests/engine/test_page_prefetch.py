@@ -1,0 +1,253 @@
+"""Pages prepared ahead (ADR 0018): on a helper thread that touches no MLX, one page ahead of the reader, at
+most two prepared pages at a time; the first page while the model loads, page n+1 while page n is generated.
+
+The overlap is shown by the order of events, never by time: the engine is held inside a step (the load, a
+token) until the helper has prepared the page it should be preparing meanwhile; a pipeline that prepared
+pages only when asked would never get there, and the bounded wait would fail the test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import weakref
+from types import SimpleNamespace
+
+import pytest
+
+from engine import documents, page_prefetch
+from engine.jobs import JobStatus, OcrOptions, PageSource, TextLayer
+from engine.page_prefetch import PagePrefetch
+from engine.testing import samples
+from tests.processes import ROOT, child_env
+
+WAIT_MS = 90_000
+HOLD_S = 30.0  # the longest a hook holds the engine thread waiting for the helper (a hang fails, never a time)
+PAGES = 5
+
+
+class Prepared:
+    """Every page the documents module prepares, counted, and the ones still alive (weakly held)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.refs: list[weakref.ref] = []  # (pages are dataclasses: unhashable, so no WeakSet)
+        self.made = 0
+        self.threads: set[str] = set()
+        self.cond = threading.Condition()
+        owner = self
+
+        class CountedPage(documents.PageInput):
+            def __init__(self, *args, **kwargs) -> None:  # (a dataclass calls no __post_init__ its base lacks)
+                super().__init__(*args, **kwargs)
+                with owner.cond:
+                    owner.refs.append(weakref.ref(self))
+                    owner.made += 1
+                    owner.threads.add(threading.current_thread().name)
+                    owner.cond.notify_all()
+
+        monkeypatch.setattr(documents, "PageInput", CountedPage)
+
+    @property
+    def live(self) -> list:
+        return [page for ref in self.refs if (page := ref()) is not None]
+
+    def wait_made(self, n: int) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.made >= n, HOLD_S)
+
+
+@pytest.fixture
+def scanned(tmp_path):
+    return samples.write_pdf(tmp_path / "scan.pdf", pages=PAGES, text_pages=set())
+
+
+def prefetch_of(path, **kw) -> PagePrefetch:
+    args = dict(max_side=1600, max_pixels=1600 * 1600, dpi=144, text_layer=TextLayer.AUTO, password=None)
+    return PagePrefetch(str(path), **{**args, **kw})
+
+
+def test_prefetched_pages_are_the_pages_the_document_gives(tmp_path):
+    pdf = samples.write_pdf(tmp_path / "mixed.pdf", pages=4, text_pages={2})
+    direct = documents.open_document(pdf, max_side=1600, max_pixels=1600 * 1600, dpi=144)
+    expected = [(p.number, p.count, p.text, p.image.tobytes() if p.image is not None else None)
+                for p in direct.pages()]
+    direct.close()
+    prefetch = prefetch_of(pdf)
+    try:
+        assert prefetch.open() == 4
+        got = []
+        while (page := prefetch.next_page()) is not None:
+            got.append((page.number, page.count, page.text, page.image.tobytes() if page.image is not None else None))
+        assert got == expected
+        assert prefetch.next_page() is None
+    finally:
+        prefetch.close()
+    assert not prefetch.alive
+
+
+def test_at_most_two_prepared_pages_exist_and_the_next_waits_for_the_reader(monkeypatch, scanned):
+    """Each time the helper has to wait for a credit, it has made exactly one page more than the reader took:
+    the page in the reader's hands and the next one (recorded when it parks, so no race decides it)."""
+    prepared = Prepared(monkeypatch)
+    parks: list[int] = []  # how many pages were made each time the helper had to wait for the reader
+    real_semaphore = threading.Semaphore
+
+    class Watched:
+        def __init__(self, value: int) -> None:
+            self._sem = real_semaphore(value)
+
+        def acquire(self) -> bool:
+            if self._sem.acquire(blocking=False):
+                return True
+            with prepared.cond:
+                parks.append(prepared.made)
+                prepared.cond.notify_all()
+            return self._sem.acquire()
+
+        def release(self) -> None:
+            self._sem.release()
+
+    monkeypatch.setattr(page_prefetch, "threading", SimpleNamespace(
+        Semaphore=Watched, Event=threading.Event, Thread=threading.Thread, Lock=threading.Lock))
+
+    def parked(times: int) -> list[int]:
+        with prepared.cond:
+            assert prepared.cond.wait_for(lambda: len(parks) >= times, HOLD_S)
+            return list(parks)
+
+    prefetch = prefetch_of(scanned)
+    try:
+        assert prefetch.open() == PAGES
+        assert parked(1) == [1]  # the first page is prepared before anyone asks, and not the second
+        held = None
+        for number in range(1, PAGES + 1):
+            del held  # the reader is done with the page before it asks for the next
+            held = prefetch.next_page()
+            assert held is not None and held.number == number
+            if number < PAGES:  # with page `number` in hand, the helper made the next one and waits
+                assert parked(number + 1)[number] == number + 1
+                assert len(prepared.live) <= 2, f"{len(prepared.live)} prepared pages alive at page {number}"
+        assert prefetch.next_page() is None
+        assert prepared.made == PAGES
+    finally:
+        prefetch.close()
+    assert prepared.threads == {"ocr-page-prefetch"}  # prepared on the helper thread, not the reader's
+
+
+def test_errors_arrive_where_the_reader_would_have_met_them(tmp_path):
+    import pymupdf
+
+    doc = pymupdf.open(samples.write_pdf(tmp_path / "open.pdf", pages=2, text_pages=set()))
+    locked = tmp_path / "locked.pdf"
+    doc.save(locked, encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="s3cret", owner_pw="owner")
+    doc.close()
+    prefetch = prefetch_of(locked)
+    with pytest.raises(documents.PasswordRequired):
+        prefetch.open()
+    prefetch.close()
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"%PDF-1.7\nnot really a pdf")
+    prefetch = prefetch_of(junk)
+    with pytest.raises(documents.DocumentError):
+        prefetch.open()
+    prefetch.close()
+    assert not prefetch.alive
+
+
+def test_the_helper_imports_no_mlx():
+    """The prefetch runs in a process where MLX was never imported, and leaves it so."""
+    code = (
+        "import sys; from pathlib import Path; from engine.testing import samples;"
+        "from engine.page_prefetch import PagePrefetch; from engine.jobs import TextLayer;"
+        "import tempfile; d = Path(tempfile.mkdtemp());"
+        "pdf = samples.write_pdf(d / 'a.pdf', pages=3, text_pages=set());"
+        "p = PagePrefetch(str(pdf), max_side=800, max_pixels=640000, dpi=96, text_layer=TextLayer.AUTO,"
+        " password=None);"
+        "n = p.open(); pages = [x.number for x in iter(p.next_page, None)]; p.close();"
+        "print(n, pages, any(m == 'mlx' or m.startswith('mlx.') for m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=child_env(),
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["3", "[1,", "2,", "3]", "False"]
+
+
+# ------------------------------------------------------------------ in the engine
+@pytest.mark.slow
+def test_the_first_page_is_prepared_while_the_model_loads(qtbot, engines, monkeypatch, scanned):
+    prepared = Prepared(monkeypatch)
+    engine = engines()
+    seen_during_load = []
+
+    def hook(where: str) -> None:
+        if where == "load":  # inside the load, before the model is built: hold it until page 1 is ready
+            seen_during_load.append(prepared.wait_made(1))
+
+    engine._worker.fault_hook = hook
+    done = []
+    engine.jobFinished.connect(done.append)
+    engine.submit([scanned], OcrOptions(max_tokens=2))
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=WAIT_MS)
+    assert seen_during_load == [True]
+    assert done[0].status is JobStatus.DONE and len(done[0].pages) == PAGES
+
+
+@pytest.mark.slow
+def test_page_n_plus_one_is_prepared_while_page_n_is_generated_and_two_at_most(qtbot, engines, monkeypatch,
+                                                                                 scanned):
+    from PySide6.QtCore import Qt
+
+    prepared = Prepared(monkeypatch)
+    engine = engines()
+    worker = engine._worker
+    ready_next = {}  # page being generated -> whether the next page got prepared during its generation
+    alive = []
+    current = [0]
+    worker.pageStarted.connect(lambda p: current.__setitem__(0, p.page), Qt.ConnectionType.DirectConnection)
+
+    def hook(where: str) -> None:
+        if where != "token":
+            return
+        page = current[0]
+        if page not in ready_next:
+            ready_next[page] = prepared.wait_made(min(page + 1, PAGES))  # hold this token until n+1 is made
+            alive.append(len(prepared.live))
+
+    worker.fault_hook = hook
+    done = []
+    engine.jobFinished.connect(done.append)
+    engine.submit([scanned], OcrOptions(max_tokens=2))
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=WAIT_MS)
+    assert done[0].status is JobStatus.DONE
+    assert [p.source for p in done[0].pages] == [PageSource.MODEL] * PAGES
+    assert ready_next == dict.fromkeys(range(1, PAGES + 1), True)
+    assert max(alive) <= 2  # the page being generated and the next one, never more
+    assert prepared.threads == {"ocr-page-prefetch"}
+
+
+@pytest.mark.slow
+def test_a_cancel_while_a_page_is_prepared_ends_the_job_and_its_helper(qtbot, engines, monkeypatch, scanned):
+    started = threading.Event()
+    release = threading.Event()
+    timed_out = []  # whether page 2's preparation had to give up waiting (the job did not end without it)
+    real = documents.fit
+
+    def slow_fit(image, max_side, max_pixels):  # page 2 is still being prepared when page 1 ends
+        if started.is_set():
+            timed_out.append(not release.wait(HOLD_S))
+        started.set()
+        return real(image, max_side, max_pixels)
+
+    monkeypatch.setattr(documents, "fit", slow_fit)
+    engine = engines()
+    done, first = [], []
+    engine.jobFinished.connect(done.append)
+    engine.pageFinished.connect(first.append)
+    (job,) = engine.submit([scanned], OcrOptions(max_tokens=2))
+    qtbot.waitUntil(lambda: len(first) == 1, timeout=WAIT_MS)  # page 1 read; page 2 stuck in preparation
+    engine.cancel(job)
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=WAIT_MS)  # the wait for page 2 saw the cancel
+    assert done[0].status is JobStatus.CANCELLED and [p.page for p in done[0].pages] == [1]
+    release.set()
+    qtbot.waitUntil(lambda: not any(t.name == "ocr-page-prefetch" for t in threading.enumerate()), timeout=WAIT_MS)
+    assert timed_out == [False]  # the job ended while page 2 was still stuck, not after it came unstuck
