@@ -35,17 +35,23 @@ FIGURES = (
     "bench.fig10_api_overhead",
     "bench.fig11_warm_cli",
     "bench.fig12_api_soak",
+    "bench.fig13_cold_drop",
+    "bench.fig14_warm_pages",
     "bench.fig20_render_streaming",
     "bench.fig21_convert_cost",
     "bench.fig30_capture_to_text",
     "bench.fig31_overlay_shown",
     "bench.fig40_result_append_cost",
+    "bench.fig50_scanned_pdf_peak",
+    "bench.fig51_download",
+    "bench.fig52_idle",
+    "bench.fig53_idle_unload",
 )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="a short run (about 2 minutes)")
+    p.add_argument("--quick", action="store_true", help="a short run (about 10 minutes on 2 cores)")
     p.add_argument("--check", action="store_true", help="exit non-zero when a figure misses by more than its margin")
     p.add_argument("--report", action="store_true", help="write docs/bench/ and rewrite docs/benchmarks.md")
     p.add_argument("--no-run", action="store_true", help="with --report: only rewrite the report from saved results")

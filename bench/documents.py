@@ -1,8 +1,21 @@
-"""Generated benchmark documents: A4 PDFs whose every page differs (no shared image to dedupe).
+"""Generated benchmark documents: A4 pages whose every page differs (no shared image to dedupe).
 
-- ``text_pdf``: born-digital pages (a text layer; read without the model).
-- ``scan_pdf``: pages that are one JPEG picture each (a scan; rendered for the model).
-- ``mixed_pdf``: alternating text and scan pages (for rasterising speed).
+``write(path, pages, kind)`` (figures 6 and 7): "text" (born-digital pages: a text layer, read
+without the model), "scan" (one greyscale JPEG per page, drawn at about 100 dpi with Pillow's
+small bitmap font) or "mixed" (odd pages text, even pages scans).
+
+Realistic pages (figures 3, 4, 5, 8 and 50–53): the same born-digital text (Helvetica 10 pt,
+45 lines of 12 words) rendered by MuPDF at the app's default 144 dpi, as a scanner or a phone
+app would save it:
+
+- ``page_image(number)``: one A4 page at 144 dpi (1190×1684 pixels, greyscale, real glyphs);
+- ``write_png(path, number)``: that page as a PNG;
+- ``write_pdf(path, pages, scanned)``: an A4 PDF whose pages in ``scanned`` are such pictures
+  (JPEG) and the others born-digital text;
+- ``varied(folder, count)``: ``count`` distinct documents of eight kinds (A4 scans as PNG,
+  born-digital and mixed PDFs, a Letter page photographed at 200 dpi, a till receipt, an A4
+  page scanned at 300 dpi, a two-page TIFF, a screenshot), so image sizes, page counts and
+  paths through the pipeline vary from one document to the next.
 """
 
 from __future__ import annotations
@@ -12,6 +25,9 @@ import os
 from pathlib import Path
 
 A4 = (595.0, 842.0)  # points
+LETTER = (612.0, 792.0)
+RECEIPT = (227.0, 640.0)  # an 80 mm till roll
+DPI = 144  # the app's default PDF resolution (engine.jobs.DEFAULT_DPI)
 
 WORDS = [
     "invoice", "receipt", "letter", "total", "amount", "date", "account", "reference", "customer", "address",
@@ -71,3 +87,123 @@ def cached(folder: Path, pages: int, kind: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         write(path, pages, kind)
     return path
+
+
+# ------------------------------------------------------------------ realistic pages
+def _text_page(page, number: int, lines: int = 45, fontsize: float = 10.0) -> None:
+    """Born-digital text on a pymupdf page: a heading and ``lines`` lines of words (distinct per ``number``);
+    narrow pages (a receipt) get narrower margins, smaller type and fewer words per line."""
+    narrow = page.rect.width < 400
+    margin, size = (12, 7.0) if narrow else (50, fontsize)
+    width = 4 if narrow else 12
+    body = f"Page {number}\n\n" + "\n".join(_lines(number, lines, width))
+    left = page.insert_textbox(page.rect + (margin, margin, -margin, -margin), body, fontsize=size, fontname="helv")
+    if left < 0:  # MuPDF writes nothing when the text does not fit: never hand out a blank "text" page
+        raise ValueError(f"the text of page {number} does not fit a {page.rect.width:.0f}-point page")
+
+
+def page_image(number: int, dpi: int = DPI, size: tuple[float, float] = A4, lines: int = 45):
+    """A page of real rendered text, as a greyscale Pillow image at ``dpi`` (a clean scan): MuPDF draws the
+    born-digital page (Helvetica glyphs, anti-aliased) and the pixels are handed over as they are."""
+    import pymupdf
+    from PIL import Image
+
+    doc = pymupdf.open()
+    try:
+        page = doc.new_page(width=size[0], height=size[1])
+        _text_page(page, number, lines)
+        pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
+        return Image.frombytes("L", (pix.width, pix.height), pix.samples)
+    finally:
+        doc.close()
+
+
+def _encoded(image, fmt: str, **options) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def write_png(path: str | os.PathLike, number: int = 1, dpi: int = DPI) -> Path:
+    """One A4 page of real text at ``dpi`` (default 144: 1190×1684 pixels) as a greyscale PNG."""
+    page_image(number, dpi).save(os.fspath(path), "PNG")
+    return Path(path)
+
+
+def write_pdf(path: str | os.PathLike, pages: int, scanned: set[int] | frozenset[int], dpi: int = DPI) -> Path:
+    """An A4 PDF: the pages in ``scanned`` (1-based) are a picture of a page of text at ``dpi`` (JPEG, as a
+    scanner saves it; the model reads them), the others born-digital text (read from the text layer)."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    for number in range(1, pages + 1):
+        page = doc.new_page(width=A4[0], height=A4[1])
+        if number in scanned:
+            page.insert_image(page.rect, stream=_encoded(page_image(number, dpi), "JPEG", quality=75))
+        else:
+            _text_page(page, number)
+    doc.save(os.fspath(path), garbage=3, deflate=True)
+    doc.close()
+    return Path(path)
+
+
+# the kinds ``varied`` cycles through: (name, file suffix, pages the model reads)
+VARIED_KINDS = (
+    ("A4 scan, 144 dpi PNG", "png", 1),
+    ("2-page born-digital PDF", "pdf", 0),
+    ("Letter page photographed at 200 dpi, JPEG", "jpg", 1),
+    ("3-page PDF: text, scan, text", "pdf", 1),
+    ("till receipt, 203 dpi PNG", "png", 1),
+    ("1-page born-digital PDF", "pdf", 0),
+    ("2-page TIFF, 144 dpi", "tif", 2),
+    ("screenshot, 1440×900 PNG", "png", 1),
+)
+
+
+def varied_kind(index: int) -> tuple[str, str, int]:
+    """The kind of the ``index``-th (0-based) document ``varied`` writes: name, suffix, model pages."""
+    return VARIED_KINDS[index % len(VARIED_KINDS)]
+
+
+def write_varied(path: str | os.PathLike, index: int) -> Path:
+    """The ``index``-th varied document (``path`` gets the kind's suffix); every index gives different text."""
+    import pymupdf
+    from PIL import Image
+
+    name, suffix, _ = varied_kind(index)
+    path = Path(path).with_suffix("." + suffix)
+    n = 1000 + index * 10  # the text's seed: no two documents alike
+    kind = index % len(VARIED_KINDS)
+    if kind == 0:
+        page_image(n).save(path, "PNG")
+    elif kind in (1, 3, 5):
+        pages, scanned = {1: (2, set()), 3: (3, {2}), 5: (1, set())}[kind]
+        doc = pymupdf.open()
+        for k in range(1, pages + 1):
+            page = doc.new_page(width=A4[0], height=A4[1])
+            if k in scanned:
+                page.insert_image(page.rect, stream=_encoded(page_image(n + k), "JPEG", quality=75))
+            else:
+                _text_page(page, n + k)
+        doc.save(os.fspath(path), garbage=3, deflate=True)
+        doc.close()
+    elif kind == 2:
+        page_image(n, dpi=200, size=LETTER).convert("RGB").save(path, "JPEG", quality=85)
+    elif kind == 4:
+        page_image(n, dpi=203, size=RECEIPT, lines=30).save(path, "PNG")
+    elif kind == 6:
+        first, second = page_image(n), page_image(n + 1)
+        first.save(path, "TIFF", save_all=True, append_images=[second], compression="tiff_deflate")
+    else:  # a screenshot: a page of text centred on a grey desktop
+        shot = Image.new("L", (1440, 900), 200)
+        text = page_image(n, dpi=72, lines=30)
+        shot.paste(text.crop((0, 0, min(text.width, 1400), min(text.height, 860))), (20, 20))
+        shot.convert("RGB").save(path, "PNG")
+    return path
+
+
+def varied(folder: str | os.PathLike, count: int) -> list[Path]:
+    """``count`` distinct documents in ``folder``, cycling through ``VARIED_KINDS``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [write_varied(folder / f"doc-{i:03d}", i) for i in range(count)]

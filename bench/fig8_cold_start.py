@@ -1,153 +1,170 @@
-"""Figure 8: the app starts light — cold start to "tray ready" ÷ ``python -c "import mlx_vlm"``.
+"""Figure 8: what a person waits for at launch — an interactive window, and the first character of a file's text.
 
-Ours: a fresh process starts the full app exactly as ``ocr-tray --background`` does
-(``desktop.main.main``: settings, logging, the single-instance lock, the engine thread,
-the tray and the window, offscreen) and prints ``ready`` from the first turn of its
-event loop, then quits. The time is from spawning the process to reading ``ready``.
-Baseline: the wall time of ``python -c "import mlx_vlm"`` (what a start that imported
-the model stack eagerly would pay before anything else). Runs alternate; the figure is
-the ratio of medians. MLX and mlx-vlm are imported at the first load, so the app should
-not pay for them at start.
+Every run is a fresh process started after the kernel's page cache is dropped (``sync``, then
+``3`` into ``/proc/sys/vm/drop_caches``; only root may: elsewhere the figure is skipped with
+that reason), so the libraries, Python's modules and the model come off the disk as they do
+the first time after a reboot, or when this machine's page cache has been reclaimed (it is
+within minutes, ADR 0011). Sides alternate within a round.
 
-The app exits itself when ``OCR_TRAY_EXIT_WHEN_READY=1`` is set, if it supports that
-hook; otherwise this script wraps ``desktop.main.main`` the same way (it wraps the
-app's event-loop start to print ``ready`` and quit). Either way the app's settings are
-kept in the run's private folder.
+**Launch → interactive window.** Ours: the app started as ``ocr-tray`` starts it
+(``desktop.main.main``: settings, logging, the single-instance lock, the history, the engine
+thread, the window; offscreen, so no tray icon), with its settings in the run's private folder.
+Baseline: a minimal PySide6 program (a ``QApplication`` and one ``QLabel`` shown). The moment
+is the same for both, found the same way: the first turn of the event loop after the window's
+first paint event (the window is on screen and would answer a click). The time is from
+spawning the process to reading that line.
+
+**Launch with a file → its first character.** Ours: ``ocr-tray FILE`` with a one-page A4 PNG
+(144 dpi, real text; ``bench.documents.write_png``) and the model as the custom model: the
+time from spawn to the first text delta reaching the app's controller (what the window shows
+next). Baseline: a bare mlx-vlm script on the same image and model (``import mlx_vlm``,
+``load``, ``apply_chat_template``, ``stream_generate`` up to its first piece of text): what
+someone without the app would run. Full run: the bench model (a seed whose answer streams,
+``bench.models``), 3 rounds (5 of the window). The quick run (CI): 2 rounds of the window, and 1 of the file with
+the tiny model, whose ratio is reported but not judged (its answer is instant, so the ratio would
+measure the window's start-up, judged on its own). The programs are ``bench.launching``'s.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
-import uuid
 
 from bench import common
 from bench.common import Result
 
 NUMBER = 8
-TITLE = "Cold start to tray ready ÷ python -c \"import mlx_vlm\""
-TARGET = "≤ 0.3"
-BASELINE_LABEL = "importing mlx_vlm"
-LIMIT = 0.3
-MARGIN = 0.08  # --check accepts ≤ 0.38: two process start-ups, one after the other, on a shared machine
-HOOK_ENV = "OCR_TRAY_EXIT_WHEN_READY"
-FINDINGS = ""
-
-# Starts the app as `ocr-tray --background` does (desktop.main.main), with its settings kept in the
-# run's private folder on every platform (macOS's native settings ignore XDG_CONFIG_HOME). Unless the
-# app has its own exit-when-ready hook, the app's event-loop start is wrapped: when the loop first
-# turns, print "ready" (and whether MLX was imported by then) and quit.
-_HARNESS = """
-import os, sys
-from PySide6.QtCore import QSettings
-for _f in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-    QSettings.setPath(_f, QSettings.Scope.UserScope, os.path.join(os.environ["XDG_CONFIG_HOME"], "settings"))
-from desktop import main as entry
-if not os.environ.get("OCR_TRAY_EXIT_WHEN_READY"):
-    from desktop import application as desktop_app
-    _exec = desktop_app.Application.exec
-    def _exec_then_ready(self):
-        from PySide6.QtCore import QTimer
-        def ready():
-            print("ready", "mlx-imported" if "mlx.core" in sys.modules else "mlx-not-imported", flush=True)
-            self.quit()
-        QTimer.singleShot(0, ready)
-        return _exec()
-    desktop_app.Application.exec = _exec_then_ready
-sys.exit(entry.main(sys.argv[1:]))
-"""
+TITLE = "Cold launch: to an interactive window, and with a file to its first character"
+# 2 s: a launch that shows its window within two seconds reads as "it opened", not "it is loading"; the
+# minimal window beside it shows what Python and Qt alone cost on the machine. The first character: the
+# app's work around the model (its window, history and checks, its own weights reader) may add at most 10%
+# to what a bare script waits for the same model and page.
+TARGET = "window ≤ 2 s; first character ≤ 1.10× a bare mlx-vlm script"
+BASELINE_LABEL = "minimal PySide6 window; bare mlx-vlm script"
+WINDOW_S, FIRST_RATIO = 2.0, 1.10
+MARGIN_S, MARGIN_FIRST = 0.5, 0.08  # --check: cold starts on a shared disk and 2 cores
+OPTIONAL = "dropping the page cache needs root (/proc/sys/vm/drop_caches); without it there is no cold start"
+DROP_CACHES = "/proc/sys/vm/drop_caches"
+FINDINGS = """Until issue 19 this figure timed the first event-loop turn after a warm-up run (a warm page
+cache) against `python -c "import mlx_vlm"`, which the app postpones to the first OCR: the seconds
+that import takes moved to a moment nothing measured, and a slower mlx-vlm release would have
+improved the ratio. It now times what a person waits for, cold."""
 
 
-def _has_hook() -> bool:
-    try:
-        return HOOK_ENV in (common.ROOT / "desktop" / "launch.py").read_text()
-    except OSError:
-        return False
+def can_drop_caches() -> bool:
+    return sys.platform.startswith("linux") and os.access(DROP_CACHES, os.W_OK)
 
 
-def app_once(ctx: common.Context, use_hook: bool) -> tuple[float, bool | None]:
-    """Seconds from spawn to "ready", and whether MLX was already imported then (None: not reported)."""
-    args = ["--background", "--instance-key", f"ocr-tray-bench-{uuid.uuid4().hex[:8]}"]
-    env = dict(ctx.env)
-    if use_hook:
-        env[HOOK_ENV] = "1"
-    cmd = [ctx.python, "-c", _HARNESS, *args]
+def drop_caches() -> None:
+    """Write dirty pages out, then drop the page cache, dentries and inodes (the next read comes off the disk)."""
+    os.sync()
+    with open(DROP_CACHES, "w") as f:
+        f.write("3\n")
+
+
+def launch(ctx: common.Context, program: str, args: list[str], until: str, env: dict | None = None,
+           timeout: float = 600) -> float:
+    """Drop the page cache, spawn ``python -c program args``, and return the seconds until it prints ``until``
+    (then let it quit by itself, at most 30 s more)."""
+    from bench import launching
+
+    drop_caches()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=common.ROOT)
-    seconds, mlx = None, None
-    for line in proc.stdout:
-        if line.strip().startswith("ready"):
-            seconds = time.perf_counter() - t0
-            words = line.split()
-            mlx = {"mlx-imported": True, "mlx-not-imported": False}.get(words[1] if len(words) > 1 else "")
-            break
+    proc = launching.spawn(ctx, program, args, env)
+    seconds = launching.wait_for(proc, until, t0, timeout)
     try:
         _, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
-        raise RuntimeError("the app did not exit after it was ready") from None
+        if seconds is None:
+            raise RuntimeError(f"no {until!r} within {timeout:.0f} s") from None
     if seconds is None:
-        raise RuntimeError(f"the app never said ready (exit {proc.returncode}): {err.strip()[-1500:]}")
-    return seconds, mlx
+        raise RuntimeError(f"the program never printed {until!r} (exit {proc.returncode}): {err.strip()[-1500:]}")
+    return seconds
 
 
-def import_once(ctx: common.Context) -> float:
-    t0 = time.perf_counter()
-    subprocess.run([ctx.python, "-c", "import mlx_vlm"], check=True, capture_output=True, env=ctx.env, cwd=common.ROOT)
-    return time.perf_counter() - t0
+def judge(window_s: float, first_ratio: float | None) -> tuple[bool, bool]:
+    """(meets, passes --check): the window within 2 s, the first character within 1.10× the bare script's
+    (when measured)."""
+    meets = window_s <= WINDOW_S and (first_ratio is None or first_ratio <= FIRST_RATIO)
+    passes = window_s <= WINDOW_S + MARGIN_S and (first_ratio is None or first_ratio <= FIRST_RATIO + MARGIN_FIRST)
+    return meets, passes
 
 
 def run(ctx: common.Context) -> Result:
-    rounds = 2 if ctx.quick else 9
-    use_hook = _has_hook()
-    app_once(ctx, use_hook)  # warm-up: the page cache holds Qt and Python's files for both sides alike
-    import_once(ctx)
-    rows, mlx_seen = [], set()
-    for r in range(rounds):
-        if r % 2 == 0:
-            (a, mlx), b = app_once(ctx, use_hook), import_once(ctx)
-        else:
-            b, (a, mlx) = import_once(ctx), app_once(ctx, use_hook)
-        rows.append((r, a, b))
-        mlx_seen.add(mlx)
-        common.log(f"fig8 round {r}: app ready {a:.2f} s, import mlx_vlm {b:.2f} s")
-    app_med = common.median([a for _, a, _ in rows])
-    imp_med = common.median([b for _, _, b in rows])
-    ratio = app_med / imp_med
-    raw = common.write_csv(ctx.path("fig8_cold_start.csv"), ["round", "app_ready_s", "import_mlx_vlm_s"], rows)
+    from bench import documents, launching, models
+
+    if not can_drop_caches():
+        return Result.skip(NUMBER, TITLE, TARGET, BASELINE_LABEL, OPTIONAL)
+    window_rounds, file_rounds = (2, 1) if ctx.quick else (5, 3)  # a cold bench-model launch: ~30–60 s a side
+    size = "tiny" if ctx.quick else "bench"
+    model = models.streaming(ctx, size)
+    page = documents.write_png(ctx.tmp / "a4-page.png")
+    launching.write_settings(ctx, **{"model/preset": "custom", "model/custom_source": str(model)})
+    rows = []  # (round, what, seconds)
+    for r in range(window_rounds):
+        sides = [("app window", lambda: launch(ctx, launching.APP, launching.app_args(), "interactive")),
+                 ("minimal window", lambda: launch(ctx, launching.MINIMAL, [], "interactive"))]
+        for what, once in (sides if r % 2 == 0 else sides[::-1]):
+            rows.append((r, what, once()))
+        common.log(f"fig8 round {r}: " + ", ".join(f"{w} {t:.2f} s" for _, w, t in rows[-2:]))
+    for r in range(file_rounds):
+        sides = [("app first character", lambda: launch(ctx, launching.APP, launching.app_args(str(page)), "first",
+                                                        launching.WAIT_FOR_TEXT)),
+                 ("bare first character", lambda: launch(ctx, launching.BARE, [str(model), str(page)], "first"))]
+        for what, once in (sides if r % 2 == 0 else sides[::-1]):
+            rows.append((r, what, once()))
+        common.log(f"fig8 file round {r}: " + ", ".join(f"{w} {t:.2f} s" for _, w, t in rows[-2:]))
+
+    def med(what: str) -> float:
+        return common.median([t for _, w, t in rows if w == what])
+
+    window, minimal = med("app window"), med("minimal window")
+    first, bare = med("app first character"), med("bare first character")
+    first_ratio = first / bare
+    # quick: a tiny model answers in a fraction of a second, so the ratio would measure the window's start-up
+    # (judged above) rather than the app's work around a model: reported, not judged
+    meets, passes = judge(window, None if ctx.quick else first_ratio)
+    raw = common.write_csv(ctx.path("fig8_cold_start.csv"), ["round", "what", "seconds"], rows)
     plot = ctx.path("fig8_cold_start.png")
-    _plot(plot, rows, ratio)
-    how = (f"the app's own {HOOK_ENV}=1 hook" if use_hook
-           else f"a wrapper around desktop.main.main (the app has no {HOOK_ENV} hook yet)")
+    _plot(plot, rows)
     return Result(
         NUMBER, TITLE, TARGET, BASELINE_LABEL,
-        baseline=f"median {imp_med:.2f} s",
-        ours=f"median {app_med:.2f} s → ratio {ratio:.2f}",
-        meets=ratio <= LIMIT,
-        passes_check=ratio <= LIMIT + MARGIN,
-        margin=f"+{MARGIN}",
-        note=f"{rounds} alternating rounds after a warm-up; ready measured through {how}"
-             + ("; MLX was already imported when the app was ready (it should load lazily)" if True in mlx_seen
-                else "; MLX not yet imported when ready" if mlx_seen == {False} else "") + ".",
+        baseline=f"minimal window {minimal:.2f} s; bare mlx-vlm to its first character {bare:.2f} s",
+        ours=f"window {window:.2f} s (×{window / minimal:.2f}); first character {first:.2f} s (×{first_ratio:.2f})",
+        meets=meets, passes_check=passes,
+        margin=f"+{MARGIN_S} s on the window, +{MARGIN_FIRST} on the first character's ratio",
+        note=f"medians; page cache dropped before every launch; {window_rounds} round(s) of the window, {file_rounds} "
+             f"of the file ({size} model, one A4 page at 144 dpi); sides alternate; offscreen (no tray icon)"
+             + ("; quick run: the first character's ratio is reported, not judged (a tiny model's answer is "
+                "instant, so it would measure the window's start-up)" if ctx.quick else "") + ".",
         plots=[plot.name], raw=[raw.name],
-        values={"ratio": ratio, "app_ready_s": app_med, "import_mlx_vlm_s": imp_med, "hook": use_hook},
+        values={"window_s": window, "minimal_window_s": minimal, "window_ratio": window / minimal,
+                "first_character_s": first, "bare_first_character_s": bare, "first_ratio": first_ratio,
+                "model": size},
     )
 
 
-def _plot(path, rows, ratio) -> None:
+def _plot(path, rows) -> None:
     plt = common.pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    rounds = [r for r, _, _ in rows]
-    ax.plot(rounds, [b for _, _, b in rows], "o-", color="#999999", label='python -c "import mlx_vlm"')
-    ax.plot(rounds, [a for _, a, _ in rows], "o-", color="#2f6ea8", label="OCR Tray: spawn → tray ready")
-    ax.set_ylim(0, None)
-    ax.set_xlabel("round (alternating)")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_ylabel("seconds")
-    ax.set_title(f"Fig. 8 — cold start ÷ import mlx_vlm = {ratio:.2f} (target ≤ {LIMIT})", fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(7.4, 3.4))
+    panels = ((a, ("app window", "minimal window"), "launch → interactive window"),
+              (b, ("app first character", "bare first character"), "launch with a file → first character"))
+    for ax, pair, title in panels:
+        for what, colour, label in ((pair[1], "#999999", pair[1].replace(" first character", " mlx-vlm script")),
+                                    (pair[0], "#2f6ea8", "OCR Tray")):
+            pts = [(r, t) for r, w, t in rows if w == what]
+            ax.plot([x for x, _ in pts], [y for _, y in pts], "o-", color=colour, label=label)
+        ax.set_ylim(0, None)
+        ax.set_xlabel("round (page cache dropped each launch)")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel("seconds from spawn")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle("Fig. 8 — cold launch", fontsize=10)
     common.save(fig, path)
 
 

@@ -265,7 +265,7 @@ def _running_section() -> list[str]:
         "which brings matplotlib for the plots, and installs poppler-utils when run as root):",
         "",
         "```sh",
-        ".venv/bin/python -m bench --quick            # every figure, shorter (about 2–3 minutes on 2 CPU cores)",
+        ".venv/bin/python -m bench --quick            # every figure, shorter (about 10 minutes on 2 CPU cores)",
         ".venv/bin/python -m bench --quick --check    # what CI runs: non-zero when a figure misses"
         " by more than its margin",
         ".venv/bin/python -m bench                    # the full run (about 30 minutes on 2 CPU cores)",

@@ -129,16 +129,16 @@ def test_report_header_says_which_run_measured_which_figure():
 def test_figure_5_pairs_the_runs_of_each_round():
     from bench import fig5_pipeline_overhead as fig5
 
-    rows = [  # round, side, seconds, cpu seconds, generated tokens, prompt tokens; order alternates
-        (0, "engine", 11.0, 11.0, 8, 37), (0, "bare", 10.0, 10.0, 8, 37),
-        (1, "bare", 20.0, 20.0, 8, 37), (1, "engine", 18.0, 18.0, 8, 37),
-        (2, "engine", 12.0, 12.0, 8, 37),  # a round cut short has no pair and is left out
+    rows = [  # round, side, max_tokens, seconds, cpu seconds, generated tokens, prompt tokens, token time
+        (0, "engine", 8, 11.0, 11.0, 8, 37, 0.3), (0, "bare", 8, 10.0, 10.0, 8, 37, 0.3),
+        (1, "bare", 8, 20.0, 20.0, 8, 37, 0.3), (1, "engine", 8, 18.0, 18.0, 8, 37, 0.3),
+        (2, "engine", 8, 12.0, 12.0, 8, 37, 0.3),  # a round cut short has no pair and is left out
     ]
     assert fig5._paired(rows) == pytest.approx([1.1, 0.9])
     assert fig5._paired(rows, lambda e, b: e - b) == pytest.approx([1.0, -2.0])
     assert fig5._side(rows, "bare") == [10.0, 20.0]
     assert fig5._tokens(rows) == {"engine": [(8, 37)], "bare": [(8, 37)]}
-    assert fig5._tokens(rows + [(3, "bare", 1.0, 1.0, 8, 36)])["bare"] == [(8, 36), (8, 37)]
+    assert fig5._tokens(rows + [(3, "bare", 8, 1.0, 1.0, 8, 36, 0.3)])["bare"] == [(8, 36), (8, 37)]
 
 
 @pytest.mark.slow

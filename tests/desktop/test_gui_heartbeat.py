@@ -1,12 +1,12 @@
 """The GUI never waits, measured where it used to: the first load of a real-sized model.
 
 A fresh process runs the whole app offscreen (benchmark figure 4's worker) with a 5 ms
-heartbeat timer on the GUI thread, on the ~0.9 GB bench model, and reads a 3-page PDF (one
-scanned page). Nothing is imported beforehand, so the gaps include importing mlx_vlm (GC
-pauses, ADR 0008; native libraries off the disk, ADR 0011) and reading the weights
+heartbeat timer on the GUI thread, on the ~0.9 GB bench model, and reads a 3-page A4 PDF (one
+page scanned at 144 dpi). Nothing is imported beforehand, so the gaps include importing mlx_vlm
+(GC pauses, ADR 0008; native libraries off the disk, ADR 0011) and reading the weights
 (ADR 0010). The target is the product's: no gap over 50 ms. The stated margin is figure 4's
-(+25 ms) plus whatever the same process's idle loop showed above the heartbeat itself: two
-shared cores stall an idle loop too, and that noise is not the app's.
+fixed one (+15 ms, so no gap over 65 ms); the idle loop's gaps are printed beside, never added
+to the allowance (an app that stalls while idle must not widen its own).
 
 Timing alone is a weak witness (a broken build can get lucky on a quiet machine), so the
 mechanisms are also checked directly: tests/engine/test_backend.py (no collection during the
@@ -45,8 +45,7 @@ def test_no_gui_gap_over_the_target_while_the_first_load_imports_and_reads_a_rea
     idle = fig4.gaps(ticks, ph["start"] + 0.5, ph["busy_start"])  # after the window's first paint
     busy = fig4.gaps(ticks, ph["busy_start"], ph["busy_end"])
     assert len(idle) > 20 and len(busy) > 20, "too few heartbeats to judge"
-    noise = max(0.0, max(idle) - fig4.HEARTBEAT_MS)
-    allowed = fig4.MAX_MS + fig4.MARGIN_MAX_MS + noise
+    allowed = fig4.MAX_MS + fig4.MARGIN_MAX_MS
     worst = max(busy)
     print(f"longest gap while busy {worst:.1f} ms (idle {max(idle):.1f} ms); allowed {allowed:.1f} ms;"
           f" stalls: {r['stalls'][:3]}")
