@@ -112,7 +112,19 @@ beside `engine.documents` reading a 4-page scan: longest gaps 34–44 ms); the o
 never showed it. Fixed in engine/documents.py (`render_in_bands`): a page taller than 600 pixel rows is
 drawn band by band from one display list, pixel for pixel the same picture; the longest call for an
 A4 scan fell from 45–50 ms to 16–19 ms (three bands, about 10% more drawing time, ~5 ms a page against
-a page's 20 s of prefill), and tests/desktop/test_gui_heartbeat.py passed again."""
+a page's 20 s of prefill), and tests/desktop/test_gui_heartbeat.py passed again.
+
+The quick check in CI still missed (max 144 ms, then 172 ms; 4 gaps over 50 ms), always while the
+born-digital pages 3–10 went by. A timed `QApplication.notify` put the time in the main window's paint
+(`UpdateRequest`, 60–90 ms), yet the same paint took 3–14 ms when nothing ran beside it, and laying
+out a page of text took 1.4 ms. The cause: the capture work (issue 15) had installed an
+application-wide event filter written in Python (for `ocrtray://` URLs arriving as FileOpen events),
+so every event of every widget crossed into Python, and each crossing waited for the GIL (up to the
+5 ms switch interval) while the page helper extracted the next text layer: a convoy of waits inside
+one paint. The URL is now taken in `Application.event` (no filter; tests/desktop/test_application.py
+checks that none is installed), and a page read from its text layer no longer has its successor
+prepared beside it (engine/page_prefetch.py). Quick run after the fix: p99 7.5 ms, max 44.5 ms,
+no gap over 50 ms."""
 
 
 def scanned_pages(pages: int, scans: int) -> set[int]:

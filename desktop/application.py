@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QEvent, QUrl, Signal
 from PySide6.QtWidgets import QApplication
 
 
@@ -14,6 +14,7 @@ class Application(QApplication):
     """
 
     fileOpened = Signal(str)
+    urlOpened = Signal(QUrl)  # a URL that is not a file (``ocrtray://capture``), from a FileOpen event
 
     def __init__(self, argv: list[str]) -> None:
         super().__init__(argv)
@@ -22,7 +23,11 @@ class Application(QApplication):
     def event(self, e: QEvent) -> bool:
         if e.type() == QEvent.Type.FileOpen:
             path = e.file() or e.url().toLocalFile()
-            if path and self._early is not None:
+            if not path and e.url().scheme():
+                # here, not in an application-wide event filter: such a filter calls into Python for every
+                # event of every widget, and each call waits for the GIL while a helper thread holds it
+                self.urlOpened.emit(e.url())
+            elif path and self._early is not None:
                 self._early.append(path)
             elif path:
                 self.fileOpened.emit(path)

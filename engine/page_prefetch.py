@@ -7,8 +7,11 @@ documents are not thread-safe, so one document has one thread. MLX is never call
 engine thread alone hands the prepared pictures to the model.
 
 Memory stays bounded: a page is prepared only on a credit, and the reader grants the next credit
-when it takes a page, so at most two prepared pages exist at a time (the one being read and the
-next). The first credit is there from the start: the first page is ready when the model is.
+when it takes a page the model must read, so at most two prepared pages exist at a time (the one
+being read and the next). A page read from its text layer is handed on at once, so the credit for
+its successor waits until the reader asks for it: two Python threads working beside the GUI
+thread through a run of text pages stalled the window (figure 4). The first credit is there from
+the start: the first page is ready when the model is.
 
 Errors keep their meaning: opening problems (``DocumentError``, ``PasswordRequired``) and a bad
 single page are raised to the reader from ``open``/``next_page``; a bad page of a longer document
@@ -71,6 +74,7 @@ class PagePrefetch:
         self._stop = threading.Event()
         self._count: int | None = None
         self._ended = False
+        self._owed = False  # a credit held back until the reader asks for the next page
         self._thread = threading.Thread(target=self._run, name="ocr-page-prefetch", daemon=True)
         self._thread.start()
 
@@ -96,11 +100,19 @@ class PagePrefetch:
         if self._ended:
             return None
         self.open(poll)
+        if self._owed:  # the last page came from its text layer: its successor is prepared only now
+            self._owed = False
+            self._credits.release()
         kind, value = self._take(poll)
         if kind == _END:
             self._ended = True
             return None
-        self._credits.release()
+        if value.text is None and value.error is None:
+            self._credits.release()  # the model reads this page: the next is prepared meanwhile
+        else:
+            # read from its text layer (or failed): it is handed on in a moment, so preparing the next now
+            # would only put two Python threads beside the window's (a burst of text pages stalled it)
+            self._owed = True
         return value
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QEvent, QObject, QTimer, QUrl, QUrlQuery, Slot
+from PySide6.QtCore import QObject, QTimer, QUrl, QUrlQuery, Slot
 from PySide6.QtGui import QDesktopServices
 
 from .flow import SHORTCUT_KEY, CaptureFlow
@@ -28,7 +28,8 @@ def capture_mode(url: QUrl) -> str | None:
 
 
 class UrlHandler(QObject):
-    """Receives ``ocrtray://`` URLs: from QDesktopServices (Qt's macOS GetURL route) and from a FileOpen event."""
+    """Receives ``ocrtray://`` URLs: from QDesktopServices (Qt's macOS GetURL route) and from a FileOpen event
+    (``Application.urlOpened``; a URL of another scheme is ignored with a warning)."""
 
     def __init__(self, flow: CaptureFlow, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -42,19 +43,15 @@ class UrlHandler(QObject):
             return
         QTimer.singleShot(0, lambda: self._flow.start(mode))
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.FileOpen and event.url().scheme().lower() == SCHEME:
-            self.open_url(event.url())
-            return True
-        return False
 
 
 def attach_capture(app) -> CaptureFlow:
     flow = CaptureFlow(app.controller, app.window, app.tray, app.settings, app.history, parent=app)
     urls = UrlHandler(flow, parent=flow)
     QDesktopServices.setUrlHandler(SCHEME, urls, "open_url")
-    if app.qapp is not None:
-        app.qapp.installEventFilter(urls)
+    opened = getattr(app.qapp, "urlOpened", None)  # FileOpen events with a URL (desktop.application.Application)
+    if opened is not None:
+        opened.connect(urls.open_url)
 
     def show_verdict(ok: bool, words: str) -> None:
         panel = app.settings_panel
@@ -66,8 +63,8 @@ def attach_capture(app) -> CaptureFlow:
 
     def stop() -> None:
         QDesktopServices.unsetUrlHandler(SCHEME)
-        if app.qapp is not None:
-            app.qapp.removeEventFilter(urls)
+        if opened is not None:
+            opened.disconnect(urls.open_url)
         flow.shutdown()
 
     app.quitting.connect(stop)

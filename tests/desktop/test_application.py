@@ -31,3 +31,27 @@ def test_files_opened_before_the_app_was_wired_are_not_lost(qtbot, qapp, make_ap
     jobs = Jobs(app.engine)
     [result] = jobs.wait(qtbot, 1)
     assert result.path == str(png) and result.status == JobStatus.DONE
+
+
+def test_an_ocrtray_url_opened_by_the_system_starts_a_capture_without_an_app_wide_event_filter(qtbot, make_app,
+                                                                                                 qapp, monkeypatch):
+    """ocrtray://capture (Shortcuts, Raycast, Alfred) arrives as a FileOpen event on the application. It is taken
+    in Application.event: an application-wide event filter in Python would run for every event of every widget,
+    and each call waits for the GIL while the page helper holds it (figure 4: 144-172 ms stalls)."""
+    from PySide6.QtCore import QObject, QUrl
+    from PySide6.QtGui import QFileOpenEvent
+
+    installed: list[QObject] = []
+    real_install = type(qapp).installEventFilter
+
+    def spy(self, watcher):
+        if self is qapp:
+            installed.append(watcher)
+        return real_install(self, watcher)
+    monkeypatch.setattr(type(qapp), "installEventFilter", spy)
+    app = make_app()
+    assert installed == []  # nothing filters every event of the application
+    started: list[str] = []
+    monkeypatch.setattr(app.capture, "start", lambda mode: started.append(mode) or True)
+    qapp.sendEvent(qapp, QFileOpenEvent(QUrl("ocrtray://capture?mode=window")))
+    qtbot.waitUntil(lambda: started == ["window"], timeout=5000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from types import SimpleNamespace
 
@@ -132,6 +133,25 @@ def test_at_most_two_prepared_pages_exist_and_the_next_waits_for_the_reader(monk
     finally:
         prefetch.close()
     assert prepared.threads == {"ocr-page-prefetch"}  # prepared on the helper thread, not the reader's
+
+
+def test_after_a_text_layer_page_the_next_is_prepared_only_when_the_reader_asks(monkeypatch, tmp_path):
+    """A page read from its text layer is handed on at once: preparing its successor meanwhile would only put
+    a second Python thread beside the window's (a run of text pages stalled the GUI, figure 4)."""
+    prepared = Prepared(monkeypatch)
+    pdf = samples.write_pdf(tmp_path / "text.pdf", pages=3, text_pages={1, 2, 3})
+    prefetch = prefetch_of(pdf)
+    try:
+        assert prefetch.open() == 3
+        assert prepared.wait_made(1)
+        first = prefetch.next_page()
+        assert first is not None and first.text is not None
+        time.sleep(0.3)  # time enough for the helper to make page 2, were it allowed to
+        assert prepared.made == 1
+        second = prefetch.next_page()  # asking for it is what lets the helper make it
+        assert second is not None and second.number == 2 and prepared.made == 2
+    finally:
+        prefetch.close()
 
 
 def test_errors_arrive_where_the_reader_would_have_met_them(tmp_path):
