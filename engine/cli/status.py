@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 HELP = "show the running app's model, memory and queue (through its local API)"
@@ -17,21 +17,28 @@ def add_arguments(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
     p.add_argument("--json", action="store_true", help="print the status as one JSON object")
 
 
-def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+def ask_running_app(call: Callable[[Any], dict], err: IO[str]) -> dict | None:
+    """``call(client)`` on the running app's local API; None, with one line on ``err``, when no app answers."""
     from engine.api.client import ApiClient, ApiError, Unreachable
-    from engine.human import size_text
 
-    out = out or sys.stdout
-    err = err or sys.stderr
     client = ApiClient.find()
     if client is None:
         print(NOT_RUNNING, file=err)
-        return 1
+        return None
     try:
         with client:
-            s = client.status()
+            return call(client)
     except (ApiError, Unreachable) as e:
         print(f"error: {e}", file=err)
+        return None
+
+
+def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
+    from engine.human import size_text
+
+    out = out or sys.stdout
+    s = ask_running_app(lambda client: client.status(), err or sys.stderr)
+    if s is None:
         return 1
     if getattr(args, "json", False):
         print(json.dumps(s, ensure_ascii=False), file=out)

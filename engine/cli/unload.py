@@ -15,21 +15,11 @@ def add_arguments(p: argparse.ArgumentParser, saved: Mapping[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    from engine.api.client import ApiClient, ApiError, Unreachable
-
-    from .status import NOT_RUNNING
+    from .status import ask_running_app
 
     out = out or sys.stdout
-    err = err or sys.stderr
-    client = ApiClient.find()
-    if client is None:
-        print(NOT_RUNNING, file=err)
-        return 1
-    try:
-        with client:
-            answer = client.unload()
-    except (ApiError, Unreachable) as e:
-        print(f"error: {e}", file=err)
+    answer = ask_running_app(lambda client: client.unload(), err or sys.stderr)
+    if answer is None:
         return 1
     if answer["deferred"]:
         print("the model unloads after the current job", file=out)
