@@ -7,12 +7,13 @@ without full preemption (the default of most server and VM kernels) does not swi
 threads until the call returns, so two cores busy with such reads left the GUI thread
 runnable but unscheduled for 50–180 ms at a time (``docs/benchmarks.md``, figure 4).
 
-This reader does the same work in another order: it allocates and zero-fills each
-tensor's buffer first (page faults taken one at a time from user space, where the
-scheduler can switch at any moment), then reads the bytes into it with ``preadv`` in
-1 MiB steps (the GIL is released during each). The arrays it returns are evaluated and
-byte-identical to ``mx.load``'s; loading is single-threaded, and the GUI keeps its
-heartbeat (docs/adr/0010-own-safetensors-reader-on-linux.md).
+This reader lets MLX parse the file and allocate every array as ``mx.load`` does, but hands
+it a file object (``StepFile``) whose ``readinto`` does the reading: ``preadv`` in 1 MiB
+steps, the GIL released during each, a big tensor split between the calling thread and one
+helper thread (two cores, and no more than two reads in flight). The helper only reads into
+memory MLX already allocated; it makes no MLX call. The arrays are MLX's own (``mx.load``
+with a file object evaluates at once), and the GUI keeps its heartbeat
+(docs/adr/0010-own-safetensors-reader-on-linux.md).
 
 Anything unusual (a dtype MLX has no name for, a header that is not plain safetensors)
 goes to the original loader, so behaviour and error messages stay mlx-vlm's own.
@@ -21,13 +22,19 @@ goes to the original loader, so behaviour and error messages stay mlx-vlm's own.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import queue
 import struct
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from typing import BinaryIO, cast
 
 STEP_BYTES = 1 << 20
+SPLIT_BYTES = 4 * STEP_BYTES  # a read at least this big is shared with the helper thread
+STEP_WAIT_S = 600.0  # the longest wait for the helper's half of one tensor (a local file)
 MAX_HEADER_BYTES = 100 << 20  # the safetensors format's own limit
 
 # safetensors dtype → mlx.core attribute
@@ -85,43 +92,109 @@ def load(path: str) -> dict:
     with open(path, "rb") as f:
         header, base = read_header(f)
         size = os.fstat(f.fileno()).st_size
-        plan = []
-        for name, info in header.items():
-            if name == "__metadata__":
-                continue
-            try:
-                dtype = getattr(mx, DTYPES[info["dtype"]])
-                start, end = (int(x) for x in info["data_offsets"])
-                shape = [int(d) for d in info["shape"]]
-            except (KeyError, TypeError, ValueError):
-                raise NotPlain(f"tensor {name!r}: unsupported or malformed entry") from None
-            if not 0 <= start <= end or base + end > size:
-                raise ValueError(f"{os.path.basename(path)} is truncated or damaged: tensor {name} lies past its end")
-            plan.append((name, dtype, shape, start, end))
-        out = {}
-        fd = f.fileno()
-        for name, dtype, shape, start, end in plan:
-            out[name] = _read_tensor(mx, fd, base + start, end - start, dtype, shape, path)
-    return out
-
-
-def _read_tensor(mx, fd: int, offset: int, nbytes: int, dtype, shape, path: str):
-    buf = mx.zeros((nbytes,), dtype=mx.uint8)
-    mx.eval(buf)  # allocate and fault the pages in from user space
-    if nbytes:
-        view = memoryview(buf)
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
         try:
-            done = 0
-            while done < nbytes:
-                got = os.preadv(fd, [view[done:done + STEP_BYTES]], offset + done)
-                if got <= 0:
-                    raise ValueError(f"{os.path.basename(path)} is truncated: it ends inside a tensor")
-                done += got
+            DTYPES[info["dtype"]]
+            start, end = (int(x) for x in info["data_offsets"])
+            [int(d) for d in info["shape"]]
+        except (KeyError, TypeError, ValueError):
+            raise NotPlain(f"tensor {name!r}: unsupported or malformed entry") from None
+        if not 0 <= start <= end or base + end > size:
+            raise ValueError(f"{os.path.basename(path)} is truncated or damaged: tensor {name} lies past its end")
+    with StepFile(path) as stepped:
+        loaded = mx.load(cast(BinaryIO, stepped), format="safetensors")
+    if not isinstance(loaded, dict):  # a safetensors file always gives a dict
+        raise NotPlain("mx.load did not return tensors by name")
+    return loaded
+
+
+def _fill(fd: int, view: memoryview, offset: int, path: str) -> int:
+    """Read ``len(view)`` bytes at ``offset`` into ``view`` in STEP_BYTES system calls."""
+    done, n = 0, len(view)
+    while done < n:
+        got = os.preadv(fd, [view[done:done + STEP_BYTES]], offset + done)
+        if got <= 0:
+            raise ValueError(f"{os.path.basename(path)} is truncated: it ends inside a tensor")
+        done += got
+    return done
+
+
+class StepFile(io.RawIOBase):
+    """A read-only file whose ``readinto`` reads in 1 MiB steps, a big read split in two halves:
+    one read by the caller, the other by a helper thread that makes no MLX call. Closing it
+    stops the helper."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self._size = os.fstat(self._fd).st_size
+        self._pos = 0
+        self._todo: queue.Queue = queue.Queue()
+        self._done: queue.Queue = queue.Queue()
+        self._helper = threading.Thread(target=self._work, name="ocr-tray-weights-reader", daemon=True)
+        self._helper.start()
+
+    def _work(self) -> None:
+        while (item := self._todo.get()) is not None:
+            view, offset = item
+            try:
+                self._done.put(_fill(self._fd, view, offset, self.path))
+            except BaseException as e:  # handed to the caller, which raises it
+                self._done.put(e)
+            finally:
+                view.release()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        try:
+            n = min(len(view), max(0, self._size - self._pos))
+            if n >= SPLIT_BYTES:
+                half = (n // 2 // STEP_BYTES) * STEP_BYTES
+                self._todo.put((view[half:n], self._pos + half))
+                try:
+                    got = _fill(self._fd, view[:half], self._pos, self.path)
+                finally:  # MLX frees the buffer when this returns or raises: the helper must be done with it
+                    try:
+                        theirs = self._done.get(timeout=STEP_WAIT_S)
+                    except queue.Empty:
+                        raise OSError(
+                            f"reading {os.path.basename(self.path)} took longer than {STEP_WAIT_S:.0f} s"
+                        ) from None
+                if isinstance(theirs, BaseException):
+                    raise theirs
+                got += theirs
+            else:
+                got = _fill(self._fd, view[:n], self._pos, self.path) if n else 0
         finally:
             view.release()
-    arr = buf.view(dtype).reshape(shape)
-    mx.eval(arr)
-    return arr
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        if not self.closed:
+            self._todo.put(None)
+            self._helper.join(timeout=STEP_WAIT_S)
+            os.close(self._fd)
+        super().close()
 
 
 @contextlib.contextmanager

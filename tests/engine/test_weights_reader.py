@@ -47,12 +47,42 @@ def test_every_dtype_and_shape_matches_mx_load(tmp_path):
         "empty": mx.zeros((0, 4)),
         # bigger than one read step, and not a multiple of it
         "big": mx.arange(weights_reader.STEP_BYTES // 2 + 123, dtype=mx.float32),
+        # big enough to be split between the caller and the helper thread, and odd-sized
+        "bigger": mx.arange(weights_reader.SPLIT_BYTES // 4 + 1_000_003, dtype=mx.int32),
     }
     path = tmp_path / "w.safetensors"
     mx.save_safetensors(str(path), values, metadata={"format": "mlx"})
     ours = weights_reader.load(str(path))
     _same(ours, mx.load(str(path)))
     _same(ours, values)
+
+
+@pytest.mark.linux_only
+def test_no_reader_thread_outlives_a_load(tmp_path):
+    import threading
+
+    path = tmp_path / "w.safetensors"
+    mx.save_safetensors(str(path), {"w": mx.ones((weights_reader.SPLIT_BYTES // 2,))})
+    weights_reader.load(str(path))
+    assert [t.name for t in threading.enumerate() if t.name == "ocr-tray-weights-reader"] == []
+
+
+@pytest.mark.linux_only
+def test_a_file_cut_while_it_is_read_fails_in_one_line_and_frees_the_helper(tmp_path):
+    """Another program shortens the file after the header was checked: the helper's half of a
+    split read meets the end, and the caller gets one line naming the file."""
+    import os
+    import threading
+
+    n = weights_reader.SPLIT_BYTES * 2
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes(b"\x01" * n)
+    stepped = weights_reader.StepFile(str(path))
+    os.truncate(path, n - 1000)  # inside the second half, which the helper reads
+    with pytest.raises(ValueError, match="cut.safetensors is truncated"):
+        stepped.readinto(bytearray(n))
+    stepped.close()
+    assert [t.name for t in threading.enumerate() if t.name == "ocr-tray-weights-reader"] == []
 
 
 @pytest.mark.linux_only
