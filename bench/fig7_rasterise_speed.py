@@ -5,7 +5,8 @@ Three rasterisers, each a fresh process per run that writes every page's pixels 
 
 - **ours**: ``engine.documents`` with ``text_layer="off"`` (every page rendered) and image limits
   high enough that nothing is resized, so the time is MuPDF's drawing (ICC colour management
-  off, ADR 0009) plus the hand-over to Pillow, then each page written as a binary PPM;
+  off, ADR 0009) plus the hand-over to Pillow, then each page written as a binary PPM by Pillow's
+  PPM writer (the page is a Pillow image, as the model's processor receives it);
 - **pdftoppm** (poppler-utils) ``-r DPI`` without an output prefix: binary PPMs to stdout;
 - **PyMuPDF's defaults**: ``page.get_pixmap(dpi=DPI)`` with colour management on (the library's
   default), each page written as a binary PPM.
@@ -59,7 +60,21 @@ to 1.23 (median about 0.85), and PyMuPDF's own defaults draw a page in 55–65 %
 process, `engine.documents` spends about 25 ms a page in MuPDF's drawing and about 13 ms handing the
 pixels to Pillow (Pillow's allocation and fill, the copy in, and `tobytes` for the output), plus
 3–6 ms since pages are drawn in bands (figure 4). A miss against the target, open in issue 19:
-the hand-over to Pillow is where the time is."""
+the hand-over to Pillow is where the time is.
+
+A profile of one 20-page run (same day) placed that hand-over: MuPDF drew a page in 25 ms, and
+the rest was Pillow and the page faults of fresh memory. `render_in_bands` made a white 8 MB
+picture and pasted the bands into it, and `Image.frombytes` fills every new image before writing
+it; each fresh buffer of an A4 page (the picture, three bands, the output) also costs 4–6 ms of
+page faults on this machine (2.7 µs per 4 KiB page), since glibc gives big blocks back at once.
+Now no picture is filled before it is written, and Pillow keeps up to four freed image blocks for
+the next page (`engine.memory.reuse_image_blocks`, given back after every document and at every
+unload). And the script wrote its output as `image.tobytes()` — a second copy of each page in
+fresh memory that no other side makes; it now writes with Pillow's PPM writer, as the rows are
+encoded. Ours went from 44–66 ms a page to 31–36 ms; three quick runs then gave ratios of 1.02,
+1.12 and 1.30 (pdftoppm 32–42 ms a page, its own spread). PyMuPDF's defaults still draw a page in
+about 85 % of our time: drawing in bands (for the window's heartbeat, figure 4) and emptying
+MuPDF's cache after every page (for figure 6's memory bound) are what is left."""
 INSTALL_HINT = "install poppler-utils (Debian: sudo apt-get install poppler-utils; macOS: brew install poppler)"
 SIDES = ("pdftoppm", "ours", "pymupdf-default")
 
@@ -71,10 +86,8 @@ pdf, dpi, last = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 out = sys.stdout.buffer
 doc = open_document(pdf, dpi=dpi, text_layer="off", max_side=100_000, max_pixels=10**10)
 for page in doc.pages(range(1, last + 1)):
-    image = page.image
-    out.write(b"P6\\n%d %d\\n255\\n" % image.size)
-    out.write(image.tobytes())
-    del page, image
+    page.image.save(out, "PPM")  # Pillow's PPM writer: the header, then the rows as they are encoded
+    del page
 doc.close()
 """
 # PyMuPDF as it comes (colour management on), each page's pixels out as a binary PPM

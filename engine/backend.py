@@ -215,6 +215,7 @@ class Backend:
     # ------------------------------------------------------------ clean-ups
     def end_document(self) -> int:
         """After each document: free MLX's buffer cache and restart peak tracking. Returns the peak."""
+        memory.release_image_blocks()  # the pictures' memory that Pillow kept for the next page
         if "mlx.core" not in _imported():
             return 0
         mx = _mlx()
@@ -242,6 +243,7 @@ class Backend:
         gc.collect()
         if self.release == "naive":
             return
+        memory.release_image_blocks()
         if "mlx.core" in _imported():
             mx = _mlx()
             mx.clear_cache()

@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from . import memory
 from .human import one_line
 from .jobs import DEFAULT_DPI, PageSource, TextLayer
 
@@ -413,9 +414,12 @@ def render_in_bands(fitz, page, zoom: float):
 
     One MuPDF drawing call holds Python's lock for its whole length: an A4 scan at 144 dpi is 40–50 ms
     in one call on a slow CPU, long enough to stall the window. Drawn band by band from one display list
-    (the page's content is interpreted once), no call holds it for more than about a third of that, for
-    about 10% more drawing time. The bands are pixel-aligned, so the picture is the one a single call
-    draws, row for row."""
+    (the page's content is interpreted once), no call holds it for more than about a third of that. The
+    bands are pixel-aligned, so the picture is the one a single call draws, row for row.
+
+    No image is filled before it is written (Pillow fills a new image unless told not to: 8 MB for an A4
+    page, and as much again for the bands), and nothing is copied twice: where the time went in figure 7,
+    together with the page faults of every fresh buffer."""
     from PIL import Image
 
     matrix = fitz.Matrix(zoom, zoom)
@@ -424,24 +428,43 @@ def render_in_bands(fitz, page, zoom: float):
     bands = max(1, -(-box.height // BAND_ROWS))
     if bands == 1:
         pix = page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False)
-        # samples_mv: a view of the pixmap, so Pillow's copy is the only one
-        image = Image.frombytes("RGB", (pix.width, pix.height), pix.samples_mv)
-        del pix
-        return image
+        try:
+            return _to_pillow(Image, pix)
+        finally:
+            del pix
     listing = page.get_displaylist()
-    image = Image.new("RGB", (box.width, box.height), "white")
+    image = Image.new("RGB", (box.width, box.height), None)  # every row is written by one band (checked)
     rows = -(-box.height // bands)
+    next_row = box.y0
     try:
         for top in range(box.y0, box.y1, rows):
             bottom = min(top + rows, box.y1)
             # the band's rows in page space; a hair inside so rounding cannot take a neighbour's row
             clip = fitz.Rect(full.x0, top + 0.01, full.x1, bottom - 0.01) * ~matrix
             pix = listing.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False, clip=clip)
-            band = Image.frombytes("RGB", (pix.width, pix.height), pix.samples_mv)
-            image.paste(band, (pix.x - box.x0, pix.y - box.y0))
+            if pix.y != next_row or pix.x != box.x0 or pix.width != box.width:
+                break  # the bands do not tile the page here: draw it in one call below
+            next_row = pix.y + pix.height
+            band = _to_pillow(Image, pix)
+            image.paste(band, (0, pix.y - box.y0))
             del pix, band
     finally:
         del listing
+    if next_row != box.y1:
+        pix = page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False)
+        try:
+            return _to_pillow(Image, pix)
+        finally:
+            del pix
+    return image
+
+
+def _to_pillow(pil_image, pix):
+    """An RGB pixmap as a Pillow image (``pil_image`` is ``PIL.Image``): read once from a view of the pixmap
+    (``samples_mv``, no copy of it) into an image that is not filled first (``Image.frombytes`` fills its
+    new image, then writes it)."""
+    image = pil_image.new("RGB", (pix.width, pix.height), None)
+    image.frombytes(pix.samples_mv)
     return image
 
 
@@ -461,6 +484,7 @@ class _PdfDocument:
         # No ICC colour management: OCR needs the shapes, not calibrated colour, and MuPDF's ICC
         # transforms cost about a quarter of the rasterising time (docs/benchmarks.md, figure 7).
         pymupdf.TOOLS.set_icc(False)
+        memory.reuse_image_blocks()  # every page is a new picture of the same size: keep its memory
         # MuPDF prints what it repairs in a damaged file to stdout, which would corrupt
         # `ocr-tray ocr --json`; keep its messages and log them instead (see _log_mupdf_messages)
         pymupdf.TOOLS.mupdf_display_errors(False)

@@ -73,3 +73,34 @@ def test_big_imports_pause_the_collector_and_freeze_what_they_made(tmp_path, mon
         gc.enable()
         gc.unfreeze()
         sys.modules.pop(name, None)
+
+
+def test_pillow_keeps_freed_picture_blocks_until_a_document_ends(tmp_path):
+    """Pages are pictures of one size: Pillow keeps their freed memory for the next page (no fresh page
+    faults per page), and gives it back when the document ends."""
+    from PIL import Image
+
+    from engine import memory
+    from engine.backend import Backend
+    from engine.documents import open_document
+    from engine.testing import samples
+
+    before = Image.core.get_blocks_max()
+    try:
+        Image.core.set_blocks_max(0)
+        # A4-sized scans: pictures of some megabytes, as a document's pages are
+        pdf = samples.write_pdf(tmp_path / "scan.pdf", pages=3, text_pages=set(), size=(595, 842))
+        document = open_document(pdf, text_layer="off")
+        try:
+            assert Image.core.get_blocks_max() >= memory.IMAGE_BLOCKS_KEPT
+            for page in document.pages():
+                assert page.image is not None
+                del page
+        finally:
+            document.close()
+        assert Image.core.get_stats()["blocks_cached"] > 0  # the pictures' memory, kept
+        Backend().end_document()
+        assert Image.core.get_stats()["blocks_cached"] == 0  # and given back
+    finally:
+        Image.core.clear_cache()
+        Image.core.set_blocks_max(before)
