@@ -53,7 +53,13 @@ and swings with the machine. What the app itself adds is the load: 2.5–2.8 s a
 ``mlx_vlm.load`` took 0.87–1.17 s (the Linux weights reader, ADR 0010; issue 16's loader work is not done),
 while page 1's preparation (0.5–0.6 s for bare) is hidden behind it. Even with a loader as fast as bare, the
 overlap can save only the page preparation, about 0.5 s of a ~21 s serial sum on this CPU (×0.98): ≤ 0.95
-needs the prefill itself to be shorter than here (a real model on Apple silicon), or more hidden than the page."""
+needs the prefill itself to be shorter than here (a real model on Apple silicon), or more hidden than the page.
+The full run of 2026-12-02 (commit 4515f12) lost this figure: its prewarm worker aborted (SIGABRT) after
+measuring. It shut the app down at the first token, while the engine was inside page 2's prefill, which
+a cancel cannot break; the engine did not stop within 5 s, and Qt, torn down around a running thread,
+aborted. The app itself ends with `os._exit` in that case (desktop/launch.py); the worker now does the
+same. The one round it measured, with the new weights reader: app 18.88 s, drag 1 s ahead 16.22 s, bare
+17.00 s (×1.11 and ×0.95; one round, not a verdict)."""
 
 
 def worker(side: str, model: str, pdf: str, max_tokens: int) -> dict:
@@ -151,6 +157,12 @@ def worker(side: str, model: str, pdf: str, max_tokens: int) -> dict:
     result = {"side": side, "seconds": marks["first"] - t0, "lead_s": t0 - t_enter,
               "ready_after_drop_s": marks.get("ready", float("nan")) - t0}
     app.shutdown()
+    if not app.engine_stopped:
+        # The engine is inside the next page's prefill, which a cancel cannot break (seconds here). The app
+        # ends the same way (desktop/launch.py): tearing Qt down around a running thread aborts (SIGABRT),
+        # which made the full run of 2026-12-02 lose this figure.
+        print(json.dumps(result), flush=True)
+        os._exit(0)
     return result
 
 

@@ -44,7 +44,12 @@ sharing the 2 cores (load average 4.4–6.1): the bench model on a 3-page scan, 
 × 2 rounds is about 20 minutes quiet and was not affordable then): engine 132.6 s, bare loop 167.2 s (×1.26,
 one round, the bare side under the heavier load: not a verdict). Quick runs (tiny model, 6 pages, 4 rounds)
 gave ×0.945 (per round 0.85–1.17) at load 2.5: on the tiny model a page is a fifth of a second of mostly
-Python, and MuPDF renders holding the GIL, so the overlap buys little there (ADR 0018)."""
+Python, and MuPDF renders holding the GIL, so the overlap buys little there (ADR 0018).
+The full run of 2026-12-02 (commit 4515f12, 12 pages × 2 rounds, load 0.5–1): ×0.981 (per round 1.011
+and 0.950), the engine 388 ms a page slower than the bare loop, where the overlap should make it faster.
+Not yet explained: what the engine does per page beyond the bare loop (signals, the page helper's
+hand-over, fitting the picture to the model's limits, `processEvents`) has to be profiled on the bench
+model."""
 
 
 def worker(model: str, pdf: str, warm_up: str, rounds: int, max_tokens: int) -> dict:

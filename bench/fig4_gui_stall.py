@@ -124,7 +124,17 @@ so every event of every widget crossed into Python, and each crossing waited for
 one paint. The URL is now taken in `Application.event` (no filter; tests/desktop/test_application.py
 checks that none is installed), and a page read from its text layer no longer has its successor
 prepared beside it (engine/page_prefetch.py). Quick run after the fix: p99 7.5 ms, max 44.5 ms,
-no gap over 50 ms."""
+no gap over 50 ms.
+The full run of 2026-12-02 (commit 4515f12, one run for every figure) missed: p99 7.8 ms, max 84.6 ms,
+4 gaps over 50 ms, none while the model loaded (6.3–9.4 s, the new weights reader: no gap over 25 ms
+there). Each came when a scanned page began (pages 2, 5 and 8: 77 ms at 9.4 s, 85 ms at 117 s, 61 and
+59 ms at 240 s), and one more as the job ended (101 ms at 367 s, after the last page, outside the busy
+window). At 9.4 s and 240 s the page helper was drawing a band of the next scan
+(`fz_run_display_list`): one MuPDF call holds the GIL, and with MLX's prefill on both cores a third of
+an A4 scan took 60–77 ms of wall time. At 117 s and at the end neither the helper nor the engine held
+Python: the GUI thread itself was busy (a page section finished; then the job's end). Not fixed in that
+commit; next: thinner bands for scans (the cost of a band weighed against figure 7) and a profile of
+the window's work when a page starts and when a job ends."""
 
 
 def scanned_pages(pages: int, scans: int) -> set[int]:

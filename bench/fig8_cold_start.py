@@ -50,7 +50,13 @@ DROP_CACHES = "/proc/sys/vm/drop_caches"
 FINDINGS = """Until issue 19 this figure timed the first event-loop turn after a warm-up run (a warm page
 cache) against `python -c "import mlx_vlm"`, which the app postpones to the first OCR: the seconds
 that import takes moved to a moment nothing measured, and a slower mlx-vlm release would have
-improved the ratio. It now times what a person waits for, cold."""
+improved the ratio. It now times what a person waits for, cold.
+The full run of 2026-12-02 (commit 4515f12) missed on the first character: app 28.42 s against the
+bare script's 21.67 s (×1.31); per round 28.42/21.67, 31.85/20.39 and 27.25/27.73 s. The window met
+(1.08 s; the minimal one 0.38 s). With the model's prefill on a whole A4 page taking 20–28 s here, the
+difference is seconds: more than the app's own start (about a second) explains. Whether the app gives
+the model a larger picture than the bare script's processor does (more image tokens, a longer
+prefill) is the first thing to check. Not yet found."""
 
 
 def can_drop_caches() -> bool:

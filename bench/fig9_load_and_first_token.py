@@ -48,7 +48,10 @@ token), was traced line by line through jinja's compiler; it is now traced line 
 the template's own code (0.09–0.15 s → about 0.07 s). Still ×1.4–1.5 in fresh processes (0.65–0.71 s
 against 0.43–0.50 s): the reader's two threads against MLX's four (+0.05 s), the template render
 (+0.07 s), and about 0.1 s not yet placed. Issue 16's target of 1.15× is not met; this figure stays
-a report until it is. On macOS the engine uses MLX's own loader."""
+a report until it is. On macOS the engine uses MLX's own loader.
+
+The full run of 2026-12-02 (commit 4515f12, 3 fresh processes a side): load 0.88 s against 0.50 s
+(×1.75), first token ×0.97."""
 
 
 def worker(side: str, model: str) -> dict:

@@ -182,7 +182,7 @@ def write(saved: dict, out: Path, path: Path = REPORT) -> Path:
     if missed:
         lines += missed
         lines.append("")
-        lines.append("Each figure's findings below give the cause and the fix.")
+        lines.append("Each figure's findings below say what is known of the cause, and what was changed.")
     else:
         runs = len(saved.get("runs") or [saved])
         lines.append("None: every measured figure meets its target"
