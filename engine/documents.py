@@ -427,11 +427,7 @@ def render_in_bands(fitz, page, zoom: float):
     box = fitz.IRect(full.irect)
     bands = max(1, -(-box.height // BAND_ROWS))
     if bands == 1:
-        pix = page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False)
-        try:
-            return _to_pillow(Image, pix)
-        finally:
-            del pix
+        return _to_pillow(page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False))
     listing = page.get_displaylist()
     image = Image.new("RGB", (box.width, box.height), None)  # every row is written by one band (checked)
     rows = -(-box.height // bands)
@@ -445,25 +441,22 @@ def render_in_bands(fitz, page, zoom: float):
             if pix.y != next_row or pix.x != box.x0 or pix.width != box.width:
                 break  # the bands do not tile the page here: draw it in one call below
             next_row = pix.y + pix.height
-            band = _to_pillow(Image, pix)
+            band = _to_pillow(pix)
             image.paste(band, (0, pix.y - box.y0))
             del pix, band
     finally:
         del listing
     if next_row != box.y1:
-        pix = page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False)
-        try:
-            return _to_pillow(Image, pix)
-        finally:
-            del pix
+        return _to_pillow(page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False))
     return image
 
 
-def _to_pillow(pil_image, pix):
-    """An RGB pixmap as a Pillow image (``pil_image`` is ``PIL.Image``): read once from a view of the pixmap
-    (``samples_mv``, no copy of it) into an image that is not filled first (``Image.frombytes`` fills its
-    new image, then writes it)."""
-    image = pil_image.new("RGB", (pix.width, pix.height), None)
+def _to_pillow(pix):
+    """An RGB pixmap as a Pillow image: read once from a view of the pixmap (``samples_mv``, no copy of it)
+    into an image that is not filled first (``Image.frombytes`` fills its new image, then writes it)."""
+    from PIL import Image
+
+    image = Image.new("RGB", (pix.width, pix.height), None)
     image.frombytes(pix.samples_mv)
     return image
 

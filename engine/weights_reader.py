@@ -96,11 +96,13 @@ def load(path: str) -> dict:
         if name == "__metadata__":
             continue
         try:
-            DTYPES[info["dtype"]]
+            known = info["dtype"] in DTYPES
             start, end = (int(x) for x in info["data_offsets"])
-            [int(d) for d in info["shape"]]
+            shaped = all(int(d) >= 0 for d in info["shape"])
         except (KeyError, TypeError, ValueError):
-            raise NotPlain(f"tensor {name!r}: unsupported or malformed entry") from None
+            known = shaped = False
+        if not (known and shaped):
+            raise NotPlain(f"tensor {name!r}: unsupported or malformed entry")
         if not 0 <= start <= end or base + end > size:
             raise ValueError(f"{os.path.basename(path)} is truncated or damaged: tensor {name} lies past its end")
     with StepFile(path) as stepped:
