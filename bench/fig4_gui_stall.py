@@ -132,9 +132,16 @@ there). Each came when a scanned page began (pages 2, 5 and 8: 77 ms at 9.4 s, 8
 window). At 9.4 s and 240 s the page helper was drawing a band of the next scan
 (`fz_run_display_list`): one MuPDF call holds the GIL, and with MLX's prefill on both cores a third of
 an A4 scan took 60–77 ms of wall time. At 117 s and at the end neither the helper nor the engine held
-Python: the GUI thread itself was busy (a page section finished; then the job's end). Not fixed in that
-commit; next: thinner bands for scans (the cost of a band weighed against figure 7) and a profile of
-the window's work when a page starts and when a job ends."""
+Python: the GUI thread itself was busy (a page section finished; then the job's end).
+A profile of the GUI thread's CPU time then showed that its work when a page ends and the next begins is
+6–22 ms, stretched to 40–85 ms because each crossing into Python waited for the lock while two threads
+held it in turns: the page helper (a scan's bands each decoded the JPEG again from the top, 15–23 ms a
+call) and the engine thread in the model's processor for the page it had just taken; the status bar also
+read /proc on the GUI thread at every page. Fixed (ADR 0021): a scan is decoded once before its bands
+(then 2–9 ms a band), in the app each drawing step is followed by an equal pause, the next page is
+prepared once the model has this page's inputs (not beside the processor), and the status bar shows the
+RSS the engine sent. Quick runs after: max 31.3 and 38.1 ms, 0 gaps over 50 ms (before: 73–96 ms);
+tests/desktop/test_gui_heartbeat.py 27–37 ms (before: 69–80 ms)."""
 
 
 def scanned_pages(pages: int, scans: int) -> set[int]:

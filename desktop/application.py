@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QUrl, Signal
 from PySide6.QtWidgets import QApplication
 
+from engine import documents
+
 
 class Application(QApplication):
     """The QApplication, plus macOS's "Open With" / drop-on-the-app files (``QFileOpenEvent``).
@@ -19,6 +21,7 @@ class Application(QApplication):
     def __init__(self, argv: list[str]) -> None:
         super().__init__(argv)
         self._early: list[str] | None = []
+        documents.give_way_to_window()  # pages are prepared beside this GUI thread: it gets its turns
 
     def event(self, e: QEvent) -> bool:
         if e.type() == QEvent.Type.FileOpen:

@@ -154,14 +154,19 @@ class Backend:
         on_text: Callable[[str], None],
         should_stop: Callable[[], bool] = lambda: False,
         prompt: str | None = None,
+        on_inputs: Callable[[], None] = lambda: None,
     ) -> tuple[str, GenStats]:
         """OCR one RGB image; ``on_text`` gets each text delta as it is produced.
 
         ``should_stop`` is polled between tokens; when it returns True, ``Cancelled`` is raised.
+        ``on_inputs`` is called once the processor has turned the picture and prompt into the model's inputs,
+        before the model runs: from there on this thread is inside MLX and leaves Python's lock alone, so the
+        next page is best prepared from then on (``PagePrefetch.prepare_next``), not beside the processor.
         """
         if not self.loaded:
             raise RuntimeError("no model is loaded")
         from mlx_vlm import stream_generate
+        from mlx_vlm.generate.dispatch import _prepare_generation_inputs
 
         mx = _mlx()
         assert self.spec is not None
@@ -170,9 +175,18 @@ class Backend:
         last = None
         t0 = time.perf_counter()
         first = None
-        gen = stream_generate(
-            self._model, self._processor, prompt_text, image=[image], max_tokens=max_tokens, temperature=0.0
+        # the inputs exactly as stream_generate prepares them (the same mlx-vlm function, pinned version), and
+        # handed to it as caller-prepared tensors, which it takes as they are
+        options: dict = {}
+        input_ids, pixel_values, mask, _ = _prepare_generation_inputs(
+            self._model, self._processor, prompt_text, [image], None, None, options
         )
+        on_inputs()
+        gen = stream_generate(
+            self._model, self._processor, prompt_text, image=[image], max_tokens=max_tokens, temperature=0.0,
+            input_ids=input_ids, pixel_values=pixel_values, mask=mask, **options,
+        )
+        del input_ids, pixel_values, mask, options
         try:
             for last in gen:
                 if first is None:

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import stat
+import time
 import warnings
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
@@ -406,7 +407,35 @@ class _ImageDocument:
 # Text as extracted for the trust check: a glyph whose font maps it to nothing is U+FFFD (not
 # MuPDF's fallback of the raw character code, which reads as random letters), and image
 # blocks are kept so that one extraction also answers "is this page a scan?".
-BAND_ROWS = 600  # a page is drawn at most this many pixel rows per MuPDF call (see render_in_bands)
+BAND_ROWS = 300  # a page is drawn at most this many pixel rows per MuPDF call (see render_in_bands)
+# An image about the size of the page picture (this share of its pixels, or up to PREDECODE_MAX_SHARE of them)
+# is decoded whole before the bands are drawn (see decode_page_images); at most PREDECODE_MAX_IMAGES a page.
+PREDECODE_MIN_SHARE = 0.25
+PREDECODE_MAX_SHARE = 2.0
+PREDECODE_MAX_IMAGES = 4
+# In a process with a window (see give_way_to_window), each drawing step is followed by a pause as long as the
+# step, at least GIVE_WAY_MIN_S and at most GIVE_WAY_MAX_S.
+GIVE_WAY_MIN_S = 0.0005
+GIVE_WAY_MAX_S = 0.010
+_give_way = False
+
+
+def give_way_to_window(on: bool = True) -> None:
+    """Called by a process whose GUI thread shares Python's lock with page preparation (the desktop app).
+
+    A page is prepared in steps that hold the lock (MuPDF's calls never let it go), and when the window
+    thread has work of its own at the same moment (a page finished, a state changed: 10–15 ms of Python and
+    Qt calls, each crossing into Python waiting for the lock) the two threads take turns, and the window's
+    15 ms became 50–85 ms (figure 4, tests/desktop/test_gui_heartbeat.py). After each step the preparing
+    thread now sleeps as long as the step took, so the window gets at least half of the time. Without a
+    window (the CLI, the benchmarks of the rasteriser) nothing waits for the lock and there is no pause."""
+    global _give_way
+    _give_way = on
+
+
+def _after_step(began: float) -> None:
+    if _give_way:
+        time.sleep(min(max(time.perf_counter() - began, GIVE_WAY_MIN_S), GIVE_WAY_MAX_S))
 
 
 def render_in_bands(fitz, page, zoom: float):
@@ -414,8 +443,10 @@ def render_in_bands(fitz, page, zoom: float):
 
     One MuPDF drawing call holds Python's lock for its whole length: an A4 scan at 144 dpi is 40–50 ms
     in one call on a slow CPU, long enough to stall the window. Drawn band by band from one display list
-    (the page's content is interpreted once), no call holds it for more than about a third of that. The
-    bands are pixel-aligned, so the picture is the one a single call draws, row for row.
+    (the page's content is interpreted once), with the page's scan decoded once beforehand
+    (``decode_page_images``), no call holds it for more than a few milliseconds, and in a process with a
+    window each is followed by a pause (``give_way_to_window``). The bands are pixel-aligned, so the
+    picture is the one a single call draws, row for row.
 
     No image is filled before it is written (Pillow fills a new image unless told not to: 8 MB for an A4
     page, and as much again for the bands), and nothing is copied twice: where the time went in figure 7,
@@ -429,6 +460,7 @@ def render_in_bands(fitz, page, zoom: float):
     if bands == 1:
         return _to_pillow(page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False))
     listing = page.get_displaylist()
+    decode_page_images(fitz, page, box.width * box.height)
     image = Image.new("RGB", (box.width, box.height), None)  # every row is written by one band (checked)
     rows = -(-box.height // bands)
     next_row = box.y0
@@ -437,6 +469,7 @@ def render_in_bands(fitz, page, zoom: float):
             bottom = min(top + rows, box.y1)
             # the band's rows in page space; a hair inside so rounding cannot take a neighbour's row
             clip = fitz.Rect(full.x0, top + 0.01, full.x1, bottom - 0.01) * ~matrix
+            began = time.perf_counter()
             pix = listing.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False, clip=clip)
             if pix.y != next_row or pix.x != box.x0 or pix.width != box.width:
                 break  # the bands do not tile the page here: draw it in one call below
@@ -444,11 +477,39 @@ def render_in_bands(fitz, page, zoom: float):
             band = _to_pillow(pix)
             image.paste(band, (0, pix.y - box.y0))
             del pix, band
+            _after_step(began)
     finally:
         del listing
     if next_row != box.y1:
         return _to_pillow(page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False))
     return image
+
+
+def decode_page_images(fitz, page, picture_pixels: int) -> None:
+    """Decode a scan's page image once, whole, before the bands are drawn.
+
+    MuPDF decodes only the part of a compressed image that a band needs, and a JPEG or Flate stream can only
+    be decoded from its start: every band of a scanned page decoded the picture again from the top, so the
+    last band's call was the longest (an A4 scan at 144 dpi: 15, 20 and 23 ms for three bands, while the
+    window waited for Python's lock). Decoded whole once (about 11 ms), the picture stays in MuPDF's store
+    for this page (``store_shrink`` empties it after the page) and every band is a copy of it (about 3 ms).
+    Only images about the size of the page picture qualify: a much larger one is drawn subsampled, a small
+    one is cheap anyway. A damaged image is left for the drawing to report."""
+    doc = page.parent
+    done = 0
+    for info in page.get_images(full=True):
+        xref, width, height = info[0], info[2], info[3]
+        if not xref or not PREDECODE_MIN_SHARE <= width * height / max(picture_pixels, 1) <= PREDECODE_MAX_SHARE:
+            continue
+        began = time.perf_counter()
+        try:
+            fitz.Pixmap(doc, xref)  # decoded through MuPDF's image cache, which the bands then find
+        except Exception:
+            pass
+        _after_step(began)
+        done += 1
+        if done >= PREDECODE_MAX_IMAGES:
+            return
 
 
 def _to_pillow(pix):

@@ -364,7 +364,7 @@ class _Worker(QObject):
                     QCoreApplication.processEvents()
                     continue
                 self.pageStarted.emit(PageProgress(info.job_id, info.path, page.number, page.count))
-                result = self._ocr_page(info, opts, spec, page)
+                result = self._ocr_page(info, opts, spec, page, prefetch.prepare_next)
                 del page
                 pages.append(result)
                 if history is not None and record is not None:
@@ -425,7 +425,8 @@ class _Worker(QObject):
                 self._lc.request_load(waiting.options.keep_alive)  # BUSY: only records the job's hold
             self._emit_state()
 
-    def _ocr_page(self, info: JobInfo, opts: OcrOptions, spec: ModelSpec, page) -> PageResult:
+    def _ocr_page(self, info: JobInfo, opts: OcrOptions, spec: ModelSpec, page,
+                  prepare_next: Callable[[], None] = lambda: None) -> PageResult:
         failed = page.error
         rejected = page.text_layer_rejected
         if failed is not None:  # one bad page costs one page: reported, and the document goes on
@@ -443,7 +444,8 @@ class _Worker(QObject):
 
         image, page.image = page.image, None  # the page holds no pixels past this point
         text, stats = self.backend.ocr(
-            image, opts.max_tokens, on_text, lambda: info.job_id in self._cancelled, prompt=opts.prompt
+            image, opts.max_tokens, on_text, lambda: info.job_id in self._cancelled, prompt=opts.prompt,
+            on_inputs=prepare_next,  # the next page is prepared while the model reads this one, not beside its inputs
         )
         del image
         return PageResult(

@@ -7,11 +7,13 @@ documents are not thread-safe, so one document has one thread. MLX is never call
 engine thread alone hands the prepared pictures to the model.
 
 Memory stays bounded: a page is prepared only on a credit, and the reader grants the next credit
-when it takes a page the model must read, so at most two prepared pages exist at a time (the one
-being read and the next). A page read from its text layer is handed on at once, so the credit for
-its successor waits until the reader asks for it: two Python threads working beside the GUI
-thread through a run of text pages stalled the window (figure 4). The first credit is there from
-the start: the first page is ready when the model is.
+once the model has the inputs of the page it took (``prepare_next``), or when it asks for the next
+page, so at most two prepared pages exist at a time (the one being read and the next). Not sooner:
+while the model's processor turns a page into inputs (Python work on the reader's thread), or
+while a page read from its text layer is handed on, a helper preparing the next page would be a
+third Python thread beside the window's, and the three took turns at Python's lock until the window
+stalled (figure 4). The first credit is there from the start: the first page is ready when the
+model is.
 
 Errors keep their meaning: opening problems (``DocumentError``, ``PasswordRequired``) and a bad
 single page are raised to the reader from ``open``/``next_page``; a bad page of a longer document
@@ -95,25 +97,30 @@ class PagePrefetch:
         return self._count
 
     def next_page(self, poll: Callable[[], None] = lambda: None) -> PageInput | None:
-        """The next page (None after the last one), and a credit for the page after it: that one is
-        prepared while this one is read. The caller drops this page before asking for the next."""
+        """The next page (None after the last one). The page after it is prepared on ``prepare_next``, or
+        when the caller asks for it. The caller drops this page before asking for the next."""
         if self._ended:
             return None
         self.open(poll)
-        if self._owed:  # the last page came from its text layer: its successor is prepared only now
-            self._owed = False
-            self._credits.release()
+        self.prepare_next()  # the credit the last page still owes (text layer, failed, or never reached the model)
         kind, value = self._take(poll)
         if kind == _END:
             self._ended = True
             return None
-        if value.text is None and value.error is None:
-            self._credits.release()  # the model reads this page: the next is prepared meanwhile
-        else:
-            # read from its text layer (or failed): it is handed on in a moment, so preparing the next now
-            # would only put two Python threads beside the window's (a burst of text pages stalled it)
-            self._owed = True
+        # The next page is not prepared at once. A page from its text layer (or a failed one) is handed on in a
+        # moment: preparing its successor meanwhile would only put two Python threads beside the window's (a
+        # burst of text pages stalled it). A page the model reads goes through the model's processor first,
+        # Python work on the reader's thread: the reader calls ``prepare_next`` once the model has its inputs.
+        # Either way the credit is given at the latest when the reader asks for the next page.
+        self._owed = True
         return value
+
+    def prepare_next(self) -> None:
+        """The reader's word that the page it holds is past the model's processor: the next one may be prepared
+        now, while the model reads this one (from the reader's thread, as ``next_page``)."""
+        if self._owed:
+            self._owed = False
+            self._credits.release()
 
     def close(self) -> None:
         """Stop preparing; the helper closes the document on its own thread. Waits at most ``CLOSE_WAIT_S``."""

@@ -69,7 +69,9 @@ class StatusBar(QStatusBar):
             self._loading_since = None
         self._status = status
         self._render_clock()
-        self._render_memory()
+        # the engine measured it on its own thread just now: reading /proc here as well, at every state change
+        # and page, cost the window a wait for Python's lock after each read while a page was prepared (figure 4)
+        self._render_memory(status.rss or None)
         counting = self._loading_since is not None or status.deadline is not None
         if counting and not self._tick.isActive():
             self._tick.start()

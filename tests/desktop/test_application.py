@@ -55,3 +55,10 @@ def test_an_ocrtray_url_opened_by_the_system_starts_a_capture_without_an_app_wid
     monkeypatch.setattr(app.capture, "start", lambda mode: started.append(mode) or True)
     qapp.sendEvent(qapp, QFileOpenEvent(QUrl("ocrtray://capture?mode=window")))
     qtbot.waitUntil(lambda: started == ["window"], timeout=5000)
+
+
+def test_the_app_has_page_preparation_give_way_to_its_window(qapp):
+    """A process with a window prepares pages in steps with pauses between them (engine.documents)."""
+    from engine import documents
+
+    assert documents._give_way is True

@@ -119,6 +119,34 @@ def test_end_of_document_clears_the_cache(loaded, monkeypatch):
     assert loaded.loaded  # the model stays
 
 
+def test_the_model_inputs_are_made_once_and_announced_before_the_model_runs(loaded, monkeypatch):
+    """``on_inputs`` comes after the processor made the page's inputs and before the first token; the inputs
+    are made once (stream_generate takes them as made, not a second time), and the answer is the one
+    stream_generate gives from the picture itself."""
+    from mlx_vlm import stream_generate
+    from mlx_vlm.generate import dispatch
+    from PIL import Image
+
+    order: list[str] = []
+    made: list[bool] = []
+    real = dispatch._prepare_generation_inputs
+
+    def inputs(model, processor, prompt, image, audio, video, kwargs):
+        made.append(kwargs.get("input_ids") is None)
+        order.append("inputs")
+        return real(model, processor, prompt, image, audio, video, kwargs)
+    monkeypatch.setattr(dispatch, "_prepare_generation_inputs", inputs)
+    image = Image.new("RGB", (96, 64), "white")
+    text, stats = loaded.ocr(image, 3, lambda delta: order.append("token"), on_inputs=lambda: order.append("ready"))
+    assert order[:2] == ["inputs", "ready"] and order.count("ready") == 1 and order[2:].count("inputs") == 1
+    assert made.count(True) == 1  # the second call inside stream_generate only took them
+    assert stats.generation_tokens >= 1 and stats.prompt_tokens > 0
+    monkeypatch.setattr(dispatch, "_prepare_generation_inputs", real)
+    bare = "".join(r.text for r in stream_generate(loaded._model, loaded._processor, loaded._chat_prompt(
+        loaded.spec.prompt), image=[image], max_tokens=3, temperature=0.0))
+    assert text == bare
+
+
 class _FakeLibc:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[int, ...]]] = []

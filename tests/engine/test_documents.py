@@ -106,18 +106,54 @@ def test_a_page_is_drawn_in_bands_and_the_picture_is_the_whole_pages(tmp_path, m
     pix = page.get_pixmap(matrix=pymupdf.Matrix(2.0, 2.0), colorspace=pymupdf.csRGB, alpha=False)
     whole = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
     drawn = []
+    events = []
     real = pymupdf.DisplayList.get_pixmap
 
     def counted(self, *args, **kwargs):
         pix = real(self, *args, **kwargs)
         drawn.append(pix.height)
+        events.append("band")
         return pix
+
+    class Decoded(pymupdf.Pixmap):  # a whole image decoded by decode_page_images (bands make theirs in C)
+        def __init__(self, *args):
+            if len(args) == 2 and isinstance(args[1], int):
+                events.append(("decode", args[1]))
+            super().__init__(*args)
     monkeypatch.setattr(pymupdf.DisplayList, "get_pixmap", counted)
+    monkeypatch.setattr(pymupdf, "Pixmap", Decoded)
     monkeypatch.setattr(documents, "BAND_ROWS", 300)
     banded = documents.render_in_bands(pymupdf, page, 2.0)
     assert banded.size == whole.size == (1190, 1684)
     assert len(drawn) == 6 and max(drawn) <= 300 and sum(drawn) == 1684
     assert banded.tobytes() == whole.tobytes()
+    # a scan's picture is decoded once, whole, before the first band (each band decoded it again from the
+    # top otherwise, the last one the longest); a page of text has nothing to decode
+    scans = [image[0] for image in page.get_images(full=True)]
+    if scanned:
+        assert len(scans) == 1 and events[0] == ("decode", scans[0]) and events[1:] == ["band"] * 6
+    else:
+        assert scans == [] and events == ["band"] * 6
+
+
+def test_pages_give_way_to_a_window_only_in_a_process_that_has_one(tmp_path, monkeypatch):
+    """With a window beside it (desktop.application turns this on), every drawing step is followed by a pause
+    as long as the step, within bounds, so the window thread gets its turns at Python's lock; without one
+    (the CLI) nothing pauses."""
+    from engine import documents
+
+    p = samples.write_pdf(tmp_path / "d.pdf", pages=1, text_pages=set(), size=(595, 842))
+    page = pymupdf.open(p)[0]
+    pauses: list[float] = []
+    monkeypatch.setattr(documents.time, "sleep", pauses.append)
+    monkeypatch.setattr(documents, "BAND_ROWS", 300)
+    monkeypatch.setattr(documents, "_give_way", False)
+    documents.render_in_bands(pymupdf, page, 2.0)
+    assert pauses == []
+    documents.give_way_to_window()
+    documents.render_in_bands(pymupdf, page, 2.0)
+    assert len(pauses) == 1 + 6  # after the scan's decode and after each of the six bands
+    assert all(documents.GIVE_WAY_MIN_S <= s <= documents.GIVE_WAY_MAX_S for s in pauses), pauses
 
 
 def test_pdf_pages_are_lazy(tmp_path):

@@ -88,7 +88,9 @@ def test_prefetched_pages_are_the_pages_the_document_gives(tmp_path):
 
 def test_at_most_two_prepared_pages_exist_and_the_next_waits_for_the_reader(monkeypatch, scanned):
     """Each time the helper has to wait for a credit, it has made exactly one page more than the reader took:
-    the page in the reader's hands and the next one (recorded when it parks, so no race decides it)."""
+    the page in the reader's hands and the next one (recorded when it parks, so no race decides it). The next
+    page is made only once the reader says the model has this one's inputs (``prepare_next``): not beside the
+    model's processor, a third Python thread beside the window's (figure 4)."""
     prepared = Prepared(monkeypatch)
     parks: list[int] = []  # how many pages were made each time the helper had to wait for the reader
     real_semaphore = threading.Semaphore
@@ -125,7 +127,11 @@ def test_at_most_two_prepared_pages_exist_and_the_next_waits_for_the_reader(monk
             del held  # the reader is done with the page before it asks for the next
             held = prefetch.next_page()
             assert held is not None and held.number == number
-            if number < PAGES:  # with page `number` in hand, the helper made the next one and waits
+            if number < PAGES:
+                time.sleep(0.2)  # time enough for the helper to make the next page, were it allowed to
+                assert prepared.made == number
+                prefetch.prepare_next()  # the model has this page's inputs
+                # with page `number` in hand, the helper made the next one and waits
                 assert parked(number + 1)[number] == number + 1
                 assert len(prepared.live) <= 2, f"{len(prepared.live)} prepared pages alive at page {number}"
         assert prefetch.next_page() is None
@@ -234,6 +240,16 @@ def test_page_n_plus_one_is_prepared_while_page_n_is_generated_and_two_at_most(q
             alive.append(len(prepared.live))
 
     worker.fault_hook = hook
+    from mlx_vlm.generate import dispatch
+
+    made_at_inputs = []  # pages made when the processor turns page n into the model's inputs
+    real_inputs = dispatch._prepare_generation_inputs
+
+    def inputs(model, processor, prompt, image, audio, video, kwargs):
+        if kwargs.get("input_ids") is None:  # made here, not handed in already made
+            made_at_inputs.append(prepared.made)
+        return real_inputs(model, processor, prompt, image, audio, video, kwargs)
+    monkeypatch.setattr(dispatch, "_prepare_generation_inputs", inputs)
     done = []
     engine.jobFinished.connect(done.append)
     engine.submit([scanned], OcrOptions(max_tokens=2))
@@ -241,6 +257,8 @@ def test_page_n_plus_one_is_prepared_while_page_n_is_generated_and_two_at_most(q
     assert done[0].status is JobStatus.DONE
     assert [p.source for p in done[0].pages] == [PageSource.MODEL] * PAGES
     assert ready_next == dict.fromkeys(range(1, PAGES + 1), True)
+    # while the processor ran on page n, page n+1 was not being made beside it (a third Python thread)
+    assert made_at_inputs == list(range(1, PAGES + 1))
     assert max(alive) <= 2  # the page being generated and the next one, never more
     assert prepared.threads == {"ocr-page-prefetch"}
 

@@ -24,3 +24,20 @@ def test_status_bar_counts_down_and_shows_loading_time(qtbot):
     assert bar._tick.isActive()
     bar.set_status(EngineStatus(State.UNLOADED, Mode.IDLE_TIMEOUT, 300, "Tiny"))
     assert not bar._tick.isActive() and bar.idle_label.text() == ""
+
+
+def test_a_status_shows_the_memory_the_engine_measured_without_reading_proc_on_the_gui_thread(qtbot):
+    """Every state change and page brings a status with the RSS the engine just measured on its own thread;
+    reading /proc here as well cost the window a wait for Python's lock after each read (figure 4). Only the
+    timer's poll (between statuses) reads it here."""
+    bar = StatusBar()
+    qtbot.addWidget(bar)
+    reads = []
+    real = bar._process.memory_info
+    bar._process.memory_info = lambda: reads.append(1) or real()
+    bar.set_status(EngineStatus(State.BUSY, Mode.IDLE_TIMEOUT, 300, "Tiny", model_bytes=10_000_000,
+                                active_memory=12_000_000, rss=345_000_000))
+    assert reads == []
+    assert bar.memory_label.text() == "Memory 345 MB · MLX 12.0 MB"
+    bar._poll_memory()  # between statuses the bar reads it itself
+    assert reads == [1] and bar.memory_label.text() != "Memory 345 MB · MLX 12.0 MB"
