@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QEvent, QUrl, Signal
 from PySide6.QtWidgets import QApplication
 
 from engine import documents
+
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 class Application(QApplication):
@@ -22,6 +26,9 @@ class Application(QApplication):
         super().__init__(argv)
         self._early: list[str] | None = []
         documents.give_way_to_window()  # pages are prepared beside this GUI thread: it gets its turns
+        # a thread waiting for Python's lock asks the holder to let go after this long (default 5 ms): each of
+        # the window's crossings into Python waits at most about this while a helper runs Python (ADR 0021)
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
     def event(self, e: QEvent) -> bool:
         if e.type() == QEvent.Type.FileOpen:
