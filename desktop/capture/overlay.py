@@ -296,8 +296,9 @@ class RegionPicker(QObject):
         if self._over or not 0 <= index < len(self.windows):
             return
         window = self.windows[index]
-        window.frozen.image = image
-        window.frozen.windows = list(windows or [])
+        frozen = window.frozen
+        frozen.image = image
+        frozen.windows = list(windows or [])
         self._first = self._first or window
         if self._opened:
             window.open()
