@@ -95,6 +95,13 @@ BREAKS = (
     Break("MLX cache cleared after every document", "no clear_cache at the end of a document", "engine/backend.py",
           "        peak = mx.get_peak_memory()\n        mx.clear_cache()\n", "        peak = mx.get_peak_memory()\n",
           ("tests/engine/test_backend.py",)),
+    Break("GUI never waits", "a scan decoded again by every band (no decode before the bands)", "engine/documents.py",
+          "    decode_page_images(fitz, page, box.width * box.height)\n", "",
+          ("tests/engine/test_documents.py",)),
+    Break("GUI never waits", "the next page prepared beside the model's processor", "engine/page_prefetch.py",
+          "        self._owed = True\n        return value\n",
+          "        self._credits.release()\n        return value\n",
+          ("tests/engine/test_page_prefetch.py",)),
 )
 # further edits in the same copy, by break number: pages written at the end instead; the weights reader swapped out
 EXTRA = {
