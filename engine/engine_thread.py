@@ -426,7 +426,7 @@ class _Worker(QObject):
             self._emit_state()
 
     def _ocr_page(self, info: JobInfo, opts: OcrOptions, spec: ModelSpec, page,
-                  prepare_next: Callable[[], None] = lambda: None) -> PageResult:
+                  prepare_next: Callable[[], None]) -> PageResult:
         failed = page.error
         rejected = page.text_layer_rejected
         if failed is not None:  # one bad page costs one page: reported, and the document goes on

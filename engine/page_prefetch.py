@@ -107,12 +107,7 @@ class PagePrefetch:
         if kind == _END:
             self._ended = True
             return None
-        # The next page is not prepared at once. A page from its text layer (or a failed one) is handed on in a
-        # moment: preparing its successor meanwhile would only put two Python threads beside the window's (a
-        # burst of text pages stalled it). A page the model reads goes through the model's processor first,
-        # Python work on the reader's thread: the reader calls ``prepare_next`` once the model has its inputs.
-        # Either way the credit is given at the latest when the reader asks for the next page.
-        self._owed = True
+        self._owed = True  # not prepared at once: on ``prepare_next``, or when asked for (module docstring)
         return value
 
     def prepare_next(self) -> None:

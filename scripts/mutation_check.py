@@ -99,8 +99,8 @@ BREAKS = (
           "    decode_page_images(fitz, page, box.width * box.height)\n", "",
           ("tests/engine/test_documents.py",)),
     Break("GUI never waits", "the next page prepared beside the model's processor", "engine/page_prefetch.py",
-          "        self._owed = True\n        return value\n",
-          "        self._credits.release()\n        return value\n",
+          "        self._owed = True  # not prepared at once",
+          "        self._credits.release()  # not prepared at once",
           ("tests/engine/test_page_prefetch.py",)),
 )
 # further edits in the same copy, by break number: pages written at the end instead; the weights reader swapped out
