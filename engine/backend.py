@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import memory, native_prefetch, weights_reader
+from . import memory, native_blas, native_prefetch, weights_reader
 from .models import vetting
 from .models.presets import ModelSpec
 from .models.store import vet, weight_bytes
@@ -45,6 +45,7 @@ class GenStats:
 
 
 def _mlx():
+    native_blas.use()  # before MLX's first import binds its BLAS (ADR 0023)
     import mlx.core as mx
 
     return mx
@@ -67,6 +68,7 @@ def _import_without_gc_pauses(name: str, before: Callable[[], object] | None = N
 
     if name in sys.modules:
         return sys.modules[name]
+    native_blas.use()  # before MLX's first import binds its BLAS (ADR 0023)
     if before is not None:
         before()
     enabled = gc.isenabled()
@@ -107,11 +109,15 @@ class Backend:
         return self._model is not None
 
     # ------------------------------------------------------------------ load
-    def load(self, spec: ModelSpec, path: Path) -> LoadStats:
-        """Load the model in ``path``. Never trusts remote code; only safetensors weights."""
+    def load(self, spec: ModelSpec, path: Path, vetted: bool = False) -> LoadStats:
+        """Load the model in ``path``. Never trusts remote code; only safetensors weights.
+
+        ``vetted``: the caller has just run ``vet`` on ``path`` itself (the engine does, to size the load
+        before it starts); otherwise it runs here."""
         if self.loaded:
             self.unload()
-        vet(path, spec.max_pixels)  # files, weights' headers, config vs. weights: before anything is built
+        if not vetted:
+            vet(path, spec.max_pixels)  # files, weights' headers, config vs. weights: before anything is built
         t0 = time.perf_counter()
         # first: it imports mlx.core too. The import maps ~120 MB of native code with the GIL
         # held, so that code is read off the disk beforehand.
@@ -154,19 +160,18 @@ class Backend:
         on_text: Callable[[str], None],
         should_stop: Callable[[], bool] = lambda: False,
         prompt: str | None = None,
-        on_inputs: Callable[[], None] = lambda: None,
+        on_first_token: Callable[[], None] = lambda: None,
     ) -> tuple[str, GenStats]:
         """OCR one RGB image; ``on_text`` gets each text delta as it is produced.
 
         ``should_stop`` is polled between tokens; when it returns True, ``Cancelled`` is raised.
-        ``on_inputs`` is called once the processor has turned the picture and prompt into the model's inputs,
-        before the model runs: from there on this thread is inside MLX and leaves Python's lock alone, so the
-        next page is best prepared from then on (``PagePrefetch.prepare_next``), not beside the processor.
+        ``on_first_token`` is called once, when the first token is out (before its ``on_text``): the prefill is
+        over, so the next page is best prepared from then on (``PagePrefetch.prepare_next``), while the model
+        writes this one; beside the processor or the prefill it slows this page's first token (ADR 0021).
         """
         if not self.loaded:
             raise RuntimeError("no model is loaded")
         from mlx_vlm import stream_generate
-        from mlx_vlm.generate.dispatch import _prepare_generation_inputs
 
         mx = _mlx()
         assert self.spec is not None
@@ -175,22 +180,14 @@ class Backend:
         last = None
         t0 = time.perf_counter()
         first = None
-        # the inputs exactly as stream_generate prepares them (the same mlx-vlm function, pinned version), and
-        # handed to it as caller-prepared tensors, which it takes as they are
-        options: dict = {}
-        input_ids, pixel_values, mask, _ = _prepare_generation_inputs(
-            self._model, self._processor, prompt_text, [image], None, None, options
-        )
-        on_inputs()
         gen = stream_generate(
-            self._model, self._processor, prompt_text, image=[image], max_tokens=max_tokens, temperature=0.0,
-            input_ids=input_ids, pixel_values=pixel_values, mask=mask, **options,
+            self._model, self._processor, prompt_text, image=[image], max_tokens=max_tokens, temperature=0.0
         )
-        del input_ids, pixel_values, mask, options
         try:
             for last in gen:
                 if first is None:
                     first = time.perf_counter() - t0
+                    on_first_token()
                 if last.text:
                     parts.append(last.text)
                     on_text(last.text)

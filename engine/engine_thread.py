@@ -280,7 +280,7 @@ class _Worker(QObject):
             if self._check_memory:
                 check_fit(spec.label, needed=report.estimated_bytes)
             self._fault("load")
-            self.backend.load(spec, path)
+            self.backend.load(spec, path, vetted=True)  # vetted just above
         except ModelNotFound as e:
             self._error_kind = ErrorKind.MODEL_MISSING
             return self._lc.load_finished(False, one_line(e))
@@ -445,7 +445,7 @@ class _Worker(QObject):
         image, page.image = page.image, None  # the page holds no pixels past this point
         text, stats = self.backend.ocr(
             image, opts.max_tokens, on_text, lambda: info.job_id in self._cancelled, prompt=opts.prompt,
-            on_inputs=prepare_next,  # the next page is prepared while the model reads this one, not beside its inputs
+            on_first_token=prepare_next,  # the next page is prepared while the model writes this one (ADR 0021)
         )
         del image
         return PageResult(

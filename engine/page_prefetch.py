@@ -7,13 +7,14 @@ documents are not thread-safe, so one document has one thread. MLX is never call
 engine thread alone hands the prepared pictures to the model.
 
 Memory stays bounded: a page is prepared only on a credit, and the reader grants the next credit
-once the model has the inputs of the page it took (``prepare_next``), or when it asks for the next
-page, so at most two prepared pages exist at a time (the one being read and the next). Not sooner:
-while the model's processor turns a page into inputs (Python work on the reader's thread), or
-while a page read from its text layer is handed on, a helper preparing the next page would be a
-third Python thread beside the window's, and the three took turns at Python's lock until the window
-stalled (figure 4). The first credit is there from the start: the first page is ready when the
-model is.
+once the model has given the first token of the page it took (``prepare_next``), or when it asks
+for the next page, so at most two prepared pages exist at a time (the one being read and the next).
+Not sooner: while the model's processor turns a page into inputs (Python work on the reader's
+thread), or while a page read from its text layer is handed on, a helper preparing the next page
+would be a third Python thread beside the window's, and the three took turns at Python's lock until
+the window stalled (figure 4); and during the prefill every core is the model's, so the next page
+would be paid for in this page's time to its first text (ADR 0021, update). The first credit is
+there from the start: the first page is ready when the model is.
 
 Errors keep their meaning: opening problems (``DocumentError``, ``PasswordRequired``) and a bad
 single page are raised to the reader from ``open``/``next_page``; a bad page of a longer document
@@ -111,8 +112,9 @@ class PagePrefetch:
         return value
 
     def prepare_next(self) -> None:
-        """The reader's word that the page it holds is past the model's processor: the next one may be prepared
-        now, while the model reads this one (from the reader's thread, as ``next_page``)."""
+        """The reader's word that the page it holds is past the model's processor and prefill (its first token is
+        out): the next one may be prepared now, while the model writes this one (from the reader's thread, as
+        ``next_page``)."""
         if self._owed:
             self._owed = False
             self._credits.release()

@@ -112,11 +112,53 @@ def load(path: str) -> dict:
     return loaded
 
 
+MADV_POPULATE_WRITE = 23  # Linux 5.14+: fault a range in writable, without touching its bytes
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_populate_state: dict[str, object] = {}
+
+
+def _populate(address: int, n: int) -> None:
+    """Fault in the destination pages of the next read in one ``madvise``: the kernel zeroes them in a batch,
+    which costs less than taking each fault inside the copy of ``preadv`` (ADR 0010, 2026-12-02 amendment:
+    1 MiB steps with this 0.31-0.36 s for the bench model, as fast as ``mx.load``; without it 0.41-0.43 s).
+    A kernel without it (EINVAL) is asked once; the read then takes the faults itself."""
+    if _populate_state.get("off"):
+        return
+    madvise = _populate_state.get("madvise")
+    if madvise is None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        madvise = libc.madvise
+        madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        madvise.restype = ctypes.c_int
+        _populate_state["madvise"] = madvise
+    start = address - address % PAGE_BYTES  # a whole page: the range may share its first page with another array
+    if madvise(start, address + n - start, MADV_POPULATE_WRITE) != 0:  # type: ignore[operator]
+        _populate_state["off"] = True  # old kernel (EINVAL) or an odd mapping: plain reads from here on
+
+
+def _address(view: memoryview) -> int | None:
+    """Where ``view``'s bytes start (a writable buffer MLX allocated), or None."""
+    import ctypes
+
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(view))
+    except (TypeError, ValueError):
+        return None
+
+
 def _fill(fd: int, view: memoryview, offset: int, path: str) -> int:
-    """Read ``len(view)`` bytes at ``offset`` into ``view`` in STEP_BYTES system calls."""
+    """Read ``len(view)`` bytes at ``offset`` into ``view`` in STEP_BYTES system calls, each step's pages
+    faulted in just before its read (``_populate``)."""
     done, n = 0, len(view)
+    base = _address(view) if n >= STEP_BYTES else None
     while done < n:
-        got = os.preadv(fd, [view[done:done + STEP_BYTES]], offset + done)
+        step = view[done:done + STEP_BYTES]
+        if base is not None:
+            _populate(base + done, len(step))
+        got = os.preadv(fd, [step], offset + done)
+        step.release()
         if got <= 0:
             raise ValueError(f"{os.path.basename(path)} is truncated: it ends inside a tensor")
         done += got

@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 # Xvfb (+ the xcb libraries Qt's X11 plugin loads) for the real-window screenshot test;
 # poppler-utils for the pdftoppm benchmark baseline; shellcheck, which actionlint runs on the
-# workflows' shell steps. Tests that need them skip with a reason
+# workflows' shell steps; OpenBLAS, which MLX's float32 products use on Linux instead of the
+# reference BLAS the mlx-cpu wheel bundles (ADR 0023: ten times faster prefill for the tests' and
+# benchmarks' random-weight models). Tests that need them skip with a reason
 # when they cannot be installed (not root, no apt).
 debs=(xvfb xauth poppler-utils fonts-dejavu-core libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4
       libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0
-      libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 shellcheck xdotool)
+      libxcb-xkb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 shellcheck xdotool libopenblas0-pthread)
 missing=()
 for d in "${debs[@]}"; do dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d"); done
 if [ ${#missing[@]} -gt 0 ]; then

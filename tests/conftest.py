@@ -31,6 +31,10 @@ os.environ["PYTHONPATH"] = os.pathsep.join([_NETGUARD_DIR, *filter(None, [os.env
 
 from PySide6.QtCore import QSettings
 
+from engine import native_blas
+
+native_blas.use()  # tests that import MLX in this process get the engine's BLAS (ADR 0023)
+
 for _format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
     # macOS keeps native settings under ~/Library/Preferences; send both formats to the temp folder
     QSettings.setPath(_format, QSettings.Scope.UserScope, os.path.join(_home, "settings"))

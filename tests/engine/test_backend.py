@@ -119,29 +119,29 @@ def test_end_of_document_clears_the_cache(loaded, monkeypatch):
     assert loaded.loaded  # the model stays
 
 
-def test_the_model_inputs_are_made_once_and_announced_before_the_model_runs(loaded, monkeypatch):
-    """``on_inputs`` comes after the processor made the page's inputs and before the first token; the inputs
-    are made once (stream_generate takes them as made, not a second time), and the answer is the one
-    stream_generate gives from the picture itself."""
+def test_the_first_token_is_announced_once_after_the_prefill_and_before_its_text(loaded, monkeypatch):
+    """``on_first_token`` comes once, after the model has run on the whole prompt (the prefill) and before the
+    first text reaches ``on_text``; the answer is the one stream_generate gives from the picture itself."""
     from mlx_vlm import stream_generate
-    from mlx_vlm.generate import dispatch
+    from mlx_vlm.generate import ar, dispatch
     from PIL import Image
 
     order: list[str] = []
-    made: list[bool] = []
-    real = dispatch._prepare_generation_inputs
+    real_step = ar.generate_step
 
-    def inputs(model, processor, prompt, image, audio, video, kwargs):
-        made.append(kwargs.get("input_ids") is None)
-        order.append("inputs")
-        return real(model, processor, prompt, image, audio, video, kwargs)
-    monkeypatch.setattr(dispatch, "_prepare_generation_inputs", inputs)
+    def step(*args, **kwargs):  # stream_generate's token loop: its first item comes after the prefill
+        for item in real_step(*args, **kwargs):
+            order.append("step")
+            yield item
+    monkeypatch.setattr(dispatch, "generate_step", step)
     image = Image.new("RGB", (96, 64), "white")
-    text, stats = loaded.ocr(image, 3, lambda delta: order.append("token"), on_inputs=lambda: order.append("ready"))
-    assert order[:2] == ["inputs", "ready"] and order.count("ready") == 1 and order[2:].count("inputs") == 1
-    assert made.count(True) == 1  # the second call inside stream_generate only took them
+    text, stats = loaded.ocr(image, 3, lambda delta: order.append("text"),
+                             on_first_token=lambda: order.append("first"))
+    assert order.count("first") == 1
+    assert order.index("first") == order.index("step") + 1  # right after the prefill gave the first token
+    assert "text" not in order[:order.index("first")]
     assert stats.generation_tokens >= 1 and stats.prompt_tokens > 0
-    monkeypatch.setattr(dispatch, "_prepare_generation_inputs", real)
+    monkeypatch.setattr(dispatch, "generate_step", real_step)
     bare = "".join(r.text for r in stream_generate(loaded._model, loaded._processor, loaded._chat_prompt(
         loaded.spec.prompt), image=[image], max_tokens=3, temperature=0.0))
     assert text == bare

@@ -250,6 +250,21 @@ def test_page_n_plus_one_is_prepared_while_page_n_is_generated_and_two_at_most(q
             made_at_inputs.append(prepared.made)
         return real_inputs(model, processor, prompt, image, audio, video, kwargs)
     monkeypatch.setattr(dispatch, "_prepare_generation_inputs", inputs)
+    events = []  # (what, page): the prefill's start and end, and the next page's go-ahead
+    real_step, real_next = dispatch.generate_step, PagePrefetch.prepare_next
+
+    def step(*args, **kwargs):
+        events.append(("prefill", current[0]))
+        for i, item in enumerate(real_step(*args, **kwargs)):
+            if i == 0:
+                events.append(("first token", current[0]))
+            yield item
+
+    def prepare_next(self):
+        events.append(("next", current[0]))
+        return real_next(self)
+    monkeypatch.setattr(dispatch, "generate_step", step)
+    monkeypatch.setattr(PagePrefetch, "prepare_next", prepare_next)
     done = []
     engine.jobFinished.connect(done.append)
     engine.submit([scanned], OcrOptions(max_tokens=2))
@@ -259,6 +274,10 @@ def test_page_n_plus_one_is_prepared_while_page_n_is_generated_and_two_at_most(q
     assert ready_next == dict.fromkeys(range(1, PAGES + 1), True)
     # while the processor ran on page n, page n+1 was not being made beside it (a third Python thread)
     assert made_at_inputs == list(range(1, PAGES + 1))
+    # nor while the model ran on page n's prompt (the prefill): it is prepared from page n's first token on
+    for page in range(1, PAGES + 1):
+        mine = [what for what, p in events if p == page]
+        assert mine[:3] == ["prefill", "first token", "next"], (page, mine)
     assert max(alive) <= 2  # the page being generated and the next one, never more
     assert prepared.threads == {"ocr-page-prefetch"}
 

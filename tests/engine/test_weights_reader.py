@@ -174,3 +174,38 @@ def test_mlx_vlm_load_reads_every_weight_through_it(tiny_model_dir, monkeypatch)
     file_sums = sorted(round(float(v.astype(mx.float32).sum().item()), 3) for v in expected.values())
     model_sums = sorted(round(float(v.astype(mx.float32).sum().item()), 3) for v in params.values())
     assert file_sums == model_sums
+
+
+@pytest.mark.linux_only
+def test_each_step_is_faulted_in_before_its_read(tmp_path, monkeypatch):
+    """Every byte of a big tensor is populated (MADV_POPULATE_WRITE) before the read that fills it, in
+    ranges of at most one step; and a kernel that refuses the call still gets the same arrays."""
+    values = {"big": mx.arange(weights_reader.SPLIT_BYTES // 4 + 333_333, dtype=mx.float32)}
+    path = tmp_path / "w.safetensors"
+    mx.save_safetensors(str(path), values)
+    calls, reads = [], []
+    real_populate, real_preadv = weights_reader._populate, weights_reader.os.preadv
+
+    def populate(address, n):
+        calls.append((address, n))
+        real_populate(address, n)
+
+    def preadv(fd, buffers, offset):
+        reads.append(len(buffers[0]))
+        return real_preadv(fd, buffers, offset)
+
+    monkeypatch.setattr(weights_reader, "_populate", populate)
+    monkeypatch.setattr(weights_reader.os, "preadv", preadv)
+    _same(weights_reader.load(str(path)), values)
+    nbytes = values["big"].nbytes
+    assert sum(n for _, n in calls) == nbytes
+    assert max(n for _, n in calls) <= weights_reader.STEP_BYTES
+    spans = sorted(calls)
+    for (a, n), (b, _) in zip(spans, spans[1:]):
+        assert a + n <= b  # no range populated twice
+    assert spans[-1][0] + spans[-1][1] - spans[0][0] == nbytes  # one contiguous buffer, covered end to end
+    assert len(calls) == sum(1 for r in reads if r > 4096)  # one populate a step of the tensor (not the header's reads)
+
+    monkeypatch.setattr(weights_reader, "_populate", real_populate)
+    monkeypatch.setitem(weights_reader._populate_state, "off", True)  # a kernel without MADV_POPULATE_WRITE
+    _same(weights_reader.load(str(path)), values)
