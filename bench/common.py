@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine import native_blas
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "bench" / "results"  # ignored by git; `--report` writes docs/bench instead
 REPORT_OUT = ROOT / "docs" / "bench"
@@ -117,6 +119,21 @@ def _private_tmp() -> Path:
 
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def first_text(generation) -> None:
+    """Run an mlx-vlm ``stream_generate`` generator to its first piece of text, then close it.
+
+    What the app's clock stops at is its first text delta, and the engine sends none for a token whose text is
+    still held back by the streaming detokenizer (a partial character or word: the bench model's first token
+    often is one). A bare side that stopped at the first yield would be a decode step ahead of the app; both
+    sides stop at the first text instead (and at the end of a generation that printed nothing)."""
+    try:
+        for response in generation:
+            if response.text:
+                break
+    finally:
+        generation.close()
 
 
 # ------------------------------------------------------------------ the result
@@ -248,6 +265,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "load_avg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "device": "Metal GPU" if sys.platform == "darwin" else "CPU (mlx[cpu])",
+        "blas": native_blas.status(),  # every bench process chose it on import of bench (ADR 0023)
     }
     for mod in ("mlx", "mlx_vlm", "pymupdf", "PySide6"):
         try:

@@ -136,10 +136,9 @@ def worker(model: str, rounds: int, max_tokens: int) -> dict:
 
     def bare() -> float:
         t0 = time.perf_counter()
-        gen = stream_generate(bare_model, processor, prompt, image=[crop_png], max_tokens=max_tokens, temperature=0.0)
-        next(gen)
+        common.first_text(stream_generate(bare_model, processor, prompt, image=[crop_png], max_tokens=max_tokens,
+                                          temperature=0.0))
         elapsed = time.perf_counter() - t0
-        gen.close()
         mx.clear_cache()
         return elapsed
 

@@ -12,9 +12,12 @@ before the clock starts.
 - Bare: ``mlx_vlm.load`` + ``mx.eval(model.parameters())``; then ``stream_generate`` on the
   same PNG to its first yield.
 
-The quick run uses the tiny model, once per side: it checks the machinery, not the numbers.
-Issue 16 sets a target of 1.15× bare mlx-vlm's load; it stays a report until the engine meets
-it (the findings say where the rest of the time is).
+Target (issue 16): the engine's load ≤ 1.15× bare mlx-vlm's (medians of five fresh processes a side), in
+the same full run as figure 4's heartbeat target. The first token is reported beside it (the engine's clock
+stops at its first text delta, bare mlx-vlm's at its first piece of text: ``bench.common.first_text``).
+Quick (CI): the same model and target, three processes a side (about half a minute): a tiny model loads in
+tens of milliseconds, where the engine's fixed costs (the guarded first render of the chat template, about
+60 ms) would be the whole ratio.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from engine.jobs import JobStatus
 
 NUMBER = 9
 TITLE = "Load time and time to first token (engine beside bare mlx-vlm)"
-TARGET = "report"
+TARGET = "load ≤ 1.15× bare"
 BASELINE_LABEL = "bare mlx-vlm"
+LIMIT = 1.15
+MARGIN = 0.10  # --check: three to five cold loads a side of under half a second each, on a shared 2-core machine
 FINDINGS = """Until 2026-12-02 the engine loaded in about twice bare mlx-vlm's time on Linux
 (0.9 GB bench model: 1.36 s vs 0.63 s, 1.57 vs 0.65, 2.45 vs 1.16): its own weights reader
 (ADR 0010, for a GUI that keeps its heartbeat while a model loads) zero-filled every buffer and
@@ -80,10 +85,8 @@ def worker(side: str, model: str) -> dict:
             load_s = time.perf_counter() - t0
             t1 = time.perf_counter()
             prompt = apply_chat_template(processor, m.config, spec.prompt, num_images=1)
-            gen = stream_generate(m, processor, prompt, image=[png], max_tokens=4, temperature=0.0)
-            next(gen)
+            common.first_text(stream_generate(m, processor, prompt, image=[png], max_tokens=4, temperature=0.0))
             ttft = time.perf_counter() - t1
-            gen.close()
             return {"side": side, "load_s": load_s, "ttft_s": ttft}
 
         from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
@@ -137,8 +140,8 @@ def worker(side: str, model: str) -> dict:
 
 
 def run(ctx: common.Context) -> Result:
-    rounds = 1 if ctx.quick else 3
-    size = "tiny" if ctx.quick else "bench"  # quick: the machinery only (a bench-model prefill takes seconds here)
+    rounds = 3 if ctx.quick else 5
+    size = "bench"
     model = ctx.model(size)
     rows = []
     for r in range(rounds):
@@ -151,19 +154,24 @@ def run(ctx: common.Context) -> Result:
         return common.median([row[i] for row in rows if row[1] == side])
 
     load = {s: med(s, 2) for s in ("engine", "bare")}
+    loads = {s: [row[2] for row in rows if row[1] == s] for s in ("engine", "bare")}
     ttft = {s: med(s, 3) for s in ("engine", "bare")}
     raw = common.write_csv(ctx.path("fig9_load_and_first_token.csv"), ["round", "side", "load_s", "ttft_s"], rows)
     plot = ctx.path("fig9_load_and_first_token.png")
     _plot(plot, load, ttft, rounds)
+    ratio = load["engine"] / load["bare"]
+    added_ms = 1000 * (load["engine"] - load["bare"])
     return Result(
         NUMBER, TITLE, TARGET, BASELINE_LABEL,
         baseline=f"load {load['bare']:.2f} s, first token {ttft['bare'] * 1000:.0f} ms",
-        ours=f"load {load['engine']:.2f} s (×{load['engine'] / load['bare']:.2f}), first token "
+        ours=f"load {load['engine']:.2f} s (×{ratio:.2f}, {added_ms:+.0f} ms), first token "
              f"{ttft['engine'] * 1000:.0f} ms (×{ttft['engine'] / ttft['bare']:.2f})",
-        meets=None, passes_check=None,
-        note=f"medians of {rounds} fresh process(es) per side, alternating; {size} model, 64×64 PNG.",
+        meets=ratio <= LIMIT, passes_check=ratio <= LIMIT + MARGIN, margin=f"+{MARGIN}",
+        note=f"medians of {rounds} fresh process(es) per side, alternating; {size} model, 64×64 PNG; "
+             f"loads engine {', '.join(f'{x:.2f}' for x in loads['engine'])} s, bare "
+             f"{', '.join(f'{x:.2f}' for x in loads['bare'])} s.",
         plots=[plot.name], raw=[raw.name],
-        values={"load_s": load, "ttft_s": ttft, "load_ratio": load["engine"] / load["bare"],
+        values={"load_s": load, "ttft_s": ttft, "load_ratio": ratio, "load_added_ms": added_ms,
                 "ttft_ratio": ttft["engine"] / ttft["bare"]},
     )
 

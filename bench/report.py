@@ -168,8 +168,9 @@ def write(saved: dict, out: Path, path: Path = REPORT) -> Path:
         "",
         f"Machine: {m['cpu']} · {m['cores']} cores · {m['ram_gb']} GB RAM · {m['os']} {m['arch']} · "
         f"{m['device']} · Python {m['python']} · mlx {m['mlx']} · mlx-vlm {m['mlx_vlm']} · "
-        f"PyMuPDF {m['pymupdf']} · PySide6 {m['PySide6']}. Each figure's section gives the load average at its "
-        "start and end.",
+        f"PyMuPDF {m['pymupdf']} · PySide6 {m['PySide6']} · MLX's float32 products on "
+        f"{m.get('blas', 'the reference BLAS bundled with mlx (not recorded)')}, every side alike (ADR 0023). "
+        "Each figure's section gives the load average at its start and end.",
         "",
         ("The model is a random-weight checkpoint built by `engine.testing.tiny_model` (family qwen2_vl, size "
          "`bench`: about 0.9 GB of weights, every tensor under 32 MB), so no download is needed and the "
