@@ -102,6 +102,18 @@ BREAKS = (
           "        self._owed = True  # not prepared at once",
           "        self._credits.release()  # not prepared at once",
           ("tests/engine/test_page_prefetch.py",)),
+    Break("Time to text", "the next page prepared during this page's prefill (before its first token)",
+          "engine/backend.py", "        gen = stream_generate(\n",
+          "        on_first_token()\n        gen = stream_generate(\n",
+          ("tests/engine/test_page_prefetch.py", "tests/engine/test_backend.py")),
+    Break("Time to text", "MLX left on the reference BLAS its wheel bundles (no OpenBLAS before the import)",
+          "engine/backend.py",
+          "    native_blas.use()  # before MLX's first import binds its BLAS (ADR 0023)\n    import mlx.core as mx\n",
+          "    import mlx.core as mx\n",
+          ("tests/engine/test_native_blas.py",)),
+    Break("Time to text", "the weights reader takes every page fault inside its reads (no populate)",
+          "engine/weights_reader.py", "            _populate(base + done, len(step))\n", "            pass\n",
+          ("tests/engine/test_weights_reader.py",)),
 )
 # further edits in the same copy, by break number: pages written at the end instead; the weights reader swapped out
 EXTRA = {
