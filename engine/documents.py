@@ -667,19 +667,29 @@ class _PdfDocument:
         scan, whose OCR layer is not used), the text itself, and how its lines are drawn."""
         from . import text_trust
 
+        # each step is Python work (PyMuPDF's text sorting, the glyph and trust checks) that holds Python's lock:
+        # in a process with a window each is followed by a pause as long as itself (give_way_to_window)
+        began = time.perf_counter()
         tp = page.get_textpage(flags=_auto_text_flags(self._fitz))
         try:
             area = abs(page.rect) or 1.0
             covered = sum(abs(self._fitz.Rect(info["bbox"]) & page.rect) for info in tp.extractIMGINFO())
             if covered / area > TEXT_LAYER_MAX_IMAGE_COVER:
                 return None, None
+            _after_step(began)
+            began = time.perf_counter()
             text = page.get_text("text", sort=True, textpage=tp).strip()
             if len(text) < TEXT_LAYER_MIN_CHARS:
                 return None, None
+            _after_step(began)
+            began = time.perf_counter()
             glyphs = _glyph_stats(self._fitz, tp, page, text)
+            _after_step(began)
         finally:
             del tp
+        began = time.perf_counter()
         verdict = text_trust.assess(text, glyphs)
+        _after_step(began)
         if not verdict.ok:
             return None, verdict.reason
         return verdict.text.strip(), None

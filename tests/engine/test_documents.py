@@ -20,7 +20,7 @@ from engine.documents import (
     open_document,
     sniff,
 )
-from engine.jobs import PageSource
+from engine.jobs import PageSource, TextLayer
 from engine.testing import samples
 from tests.reliability import bad_files
 
@@ -153,6 +153,30 @@ def test_pages_give_way_to_a_window_only_in_a_process_that_has_one(tmp_path, mon
     documents.give_way_to_window()
     documents.render_in_bands(pymupdf, page, 2.0)
     assert len(pauses) == 1 + 6  # after the scan's decode and after each of the six bands
+    assert all(documents.GIVE_WAY_MIN_S <= s <= documents.GIVE_WAY_MAX_S for s in pauses), pauses
+
+
+def test_a_text_layer_read_gives_way_to_a_window_step_by_step(tmp_path, monkeypatch):
+    """A born-digital page is read from its text layer in Python steps (text extraction and sorting, the glyph
+    and trust checks): with a window each is followed by a pause too; without one nothing pauses."""
+    from engine import documents
+
+    p = samples.write_pdf(tmp_path / "t.pdf", pages=1, text_pages={1})
+    pauses: list[float] = []
+    monkeypatch.setattr(documents.time, "sleep", pauses.append)
+    monkeypatch.setattr(documents, "_give_way", False)
+
+    def read() -> str | None:
+        doc = open_document(p, text_layer=TextLayer.AUTO)
+        try:
+            (page,) = list(doc.pages())
+        finally:
+            doc.close()
+        return page.text
+
+    assert read() and pauses == []
+    documents.give_way_to_window()
+    assert read() and len(pauses) == 4  # after the extraction, the sorted text, the glyph check and the verdict
     assert all(documents.GIVE_WAY_MIN_S <= s <= documents.GIVE_WAY_MAX_S for s in pauses), pauses
 
 

@@ -110,3 +110,23 @@ def test_the_bench_machine_record_names_the_blas():
 
     assert common.machine()["blas"] == native_blas.status()
     assert native_blas.status() != "not chosen yet (use() not called)"  # bench's import chose it
+
+
+@linux_only
+@pytest.mark.parametrize("preset", [None, "2"])
+def test_openblas_leaves_the_window_a_core_unless_told(preset):
+    """One thread fewer than the machine has cores (at least one), read by OpenBLAS itself; a count the
+    environment already gives is kept."""
+    _openblas()
+    code = ("import os; from engine import native_blas as b; print(b.use()); "
+            "print(b._handle.openblas_get_num_threads()); print(os.environ['OPENBLAS_NUM_THREADS'])")
+    env = child_env()
+    for name in native_blas.THREAD_VARS:
+        env.pop(name, None)
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=120, capture_output=True,
+                         text=True, env=env).stdout.splitlines()
+    want = preset or str(max(1, (os.cpu_count() or 1) - 1))
+    assert out[1] == want and out[2] == want
+    assert out[0].endswith(f"{want} thread(s)")
