@@ -59,7 +59,21 @@ measuring. It shut the app down at the first token, while the engine was inside 
 a cancel cannot break; the engine did not stop within 5 s, and Qt, torn down around a running thread,
 aborted. The app itself ends with `os._exit` in that case (desktop/launch.py); the worker now does the
 same. The one round it measured, with the new weights reader: app 18.88 s, drag 1 s ahead 16.22 s, bare
-17.00 s (×1.11 and ×0.95; one round, not a verdict)."""
+17.00 s (×1.11 and ×0.95; one round, not a verdict).
+
+2026-12-02 afternoon (issue 16). The first token's prefill had been netlib's reference BLAS (ADR 0023); on
+OpenBLAS, with one thread so that the window keeps a core, a whole A4 page takes 2.7–3.8 s to its first
+text here, so the load and the page's preparation are no longer lost in it. Both sides now stop at their
+first piece of text (the bench model's first token is often held back by the streaming detokenizer, and the
+bare side stopped one decode step earlier), and each side runs five times. The app still misses (×1.105;
+the drag 1 s ahead ×1.084). What is known: its model is ready 0.57–0.75 s after the drop, where bare
+mlx-vlm's page plus load is 0.62–0.75 s in sequence: the overlap gains nothing, because page 1 is prepared
+by a Python thread beside the weights reader, and the reader takes Python's lock back after every 1 MiB
+step (a busy Python thread beside it: 1.3–1.9 s against 0.36 s; figure 9's findings). The rest is the
+first token itself, 2.9–3.3 s in the app against 2.7–3.8 s bare: the same work on a 2-core machine whose
+second core the window and the page helper share with it. With the drag 1 s ahead the model is ready before
+the drop and page 1 (0.2 s) is prepared after it. Next levers: a reader that never takes Python's lock
+between steps; page 1 prepared on the drag's entry (the files are known then)."""
 
 
 def worker(side: str, model: str, pdf: str, max_tokens: int) -> dict:

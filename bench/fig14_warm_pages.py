@@ -49,7 +49,18 @@ The full run of 2026-12-02 (commit 4515f12, 12 pages × 2 rounds, load 0.5–1):
 and 0.950), the engine 388 ms a page slower than the bare loop, where the overlap should make it faster.
 Not yet explained: what the engine does per page beyond the bare loop (signals, the page helper's
 hand-over, fitting the picture to the model's limits, `processEvents`) has to be profiled on the bench
-model."""
+model.
+
+2026-12-02 afternoon (issue 16). The run now reports what overlap could give at most: the bare loop's time
+outside the model (opening the PDF, rasterising and fitting each page), taken as if it cost nothing. It is
+44 ms of a 4.2 s page (the model on OpenBLAS with one thread, ADR 0023; 8 tokens a page): ×1.011 at most,
+so the target of ×1.05 "from the overlap alone" cannot be reached on this machine with any pipeline; a page
+would have to take under a second in the model for it to be reachable (a real model on Apple silicon's GPU
+is in that range, where the rasterising also runs on other cores). Measured ×0.980 (per round 0.87–1.23:
+a round is 50 s on a shared 2-core machine, and the rounds spread ±20%). The next page is now prepared from
+the first token on (ADR 0021 update), on the core the model leaves, so the overlap costs the model nothing
+it needs; the 100 ms a page the engine is behind the bare loop here is inside the rounds' spread and was
+not placed. Batching pages (issue 16 item 4) was measured and left out (ADR 0022)."""
 
 
 def worker(model: str, pdf: str, warm_up: str, rounds: int, max_tokens: int) -> dict:

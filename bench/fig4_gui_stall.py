@@ -145,7 +145,14 @@ tests/desktop/test_gui_heartbeat.py 27–37 ms (before: 69–80 ms). One full qu
 while the born-digital pages went by (the helper's text extraction is Python, and each of the window's
 crossings waited up to the 5 ms switch interval): the app now sets it to 1 ms (ADR 0021; four worker runs
 each: 30–84 ms at most with 5 ms, 34–56 ms with 1 ms, half as many gaps over 30 ms); quick run after: max
-32.4 ms."""
+32.4 ms.
+2026-12-02 afternoon (issue 16). With MLX's float32 products on OpenBLAS (ADR 0023) at its default of a
+thread per core, a full-size run had one 97 ms gap inside a prefill: both cores busy with the model, no
+Python thread holding the lock, the window's thread waiting for a core. OpenBLAS now takes one thread fewer
+than the machine has cores: two full-size runs 50.3 and 46.1 ms, their longest gaps where born-digital pages
+went by (the helper in PyMuPDF's text sorting). A page read from its text layer now gives way to the window
+step by step, as drawing steps do (ADR 0021): 31.6 and 26.3 ms; 35.1 ms in a full run that was stopped
+before its end, and this run's 45.7 ms."""
 
 
 def scanned_pages(pages: int, scans: int) -> set[int]:

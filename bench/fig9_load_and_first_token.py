@@ -56,7 +56,23 @@ against 0.43–0.50 s): the reader's two threads against MLX's four (+0.05 s), t
 a report until it is. On macOS the engine uses MLX's own loader.
 
 The full run of 2026-12-02 (commit 4515f12, 3 fresh processes a side): load 0.88 s against 0.50 s
-(×1.75), first token ×0.97."""
+(×1.75), first token ×0.97.
+
+2026-12-02 afternoon (issue 16; ADR 0010's second amendment, ADR 0023). Three changes: each 1 MiB step's
+pages are faulted in with `madvise(MADV_POPULATE_WRITE)` just before its `preadv` (in one process: the
+reader 0.41–0.43 s → 0.31–0.37 s, `mx.load` + eval 0.33–0.39 s); the folder is vetted once per load, not
+twice (5–10 ms); and the bare side's first token is its first piece of text, where the engine's clock
+stops (`bench.common.first_text`: the bench model's first token is often held back by the streaming
+detokenizer). MLX's float32 products now run on OpenBLAS, so the first-token column is 1.5–2.3 s instead of
+10–20 s. What the engine still does that bare mlx-vlm does not is the guarded first render of the chat
+template (40–60 ms, most of it jinja compiling under the guard's tracer) and the job's first page prepared
+beside the load. Compiling the template on a helper thread during the read was tried and made the load
+slower (0.55–0.76 s against 0.48–0.55 s, five A/B pairs): every 1 MiB step of the reader takes Python's
+lock back, and a Python thread beside it makes each step wait (with a busy Python thread beside it the
+reader took 1.3–1.9 s against 0.36 s; MLX's own loader, which never takes the lock, 0.40–0.43 s). The
+figure is noisy: an aborted full run of the same commit an hour earlier measured ×1.38 (engine 0.50–1.13 s,
+bare 0.37–0.44 s); this run ×1.09. A reader that never takes Python's lock between steps (a small native
+loop) is what would make the margin safe."""
 
 
 def worker(side: str, model: str) -> dict:
