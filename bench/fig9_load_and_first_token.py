@@ -15,9 +15,11 @@ before the clock starts.
 Target (issue 16): the engine's load ≤ 1.15× bare mlx-vlm's (medians of five fresh processes a side), in
 the same full run as figure 4's heartbeat target. The first token is reported beside it (the engine's clock
 stops at its first text delta, bare mlx-vlm's at its first piece of text: ``bench.common.first_text``).
-Quick (CI): the same model and target, three processes a side (about half a minute): a tiny model loads in
-tens of milliseconds, where the engine's fixed costs (the guarded first render of the chat template, about
-60 ms) would be the whole ratio.
+Quick (CI): the same model, three processes a side (about half a minute), checked on what the engine adds to
+a load (engine − bare, median) instead of the ratio: runs of the same commit spread from ×1.04 to ×1.51 on a
+shared 2-core machine, and a gate must not flip on that; the bound still catches a load path that does much
+more than bare mlx-vlm's (the zero-filling reader this figure measured at the start of the day added
+0.4–0.5 s). (A tiny model would not do: it loads in tens of milliseconds, and its reading shows nothing.)
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ TITLE = "Load time and time to first token (engine beside bare mlx-vlm)"
 TARGET = "load ≤ 1.15× bare"
 BASELINE_LABEL = "bare mlx-vlm"
 LIMIT = 1.15
-MARGIN = 0.10  # --check: three to five cold loads a side of under half a second each, on a shared 2-core machine
+MARGIN = 0.10  # --check: five cold loads a side of under half a second each, on a shared 2-core machine
+QUICK_MS = 200.0  # quick: what the engine may add to a load (median engine − bare), ms: +20 to +202 ms seen
+QUICK_MARGIN_MS = 150.0
 FINDINGS = """Until 2026-12-02 the engine loaded in about twice bare mlx-vlm's time on Linux
 (0.9 GB bench model: 1.36 s vs 0.63 s, 1.57 vs 0.65, 2.45 vs 1.16): its own weights reader
 (ADR 0010, for a GUI that keeps its heartbeat while a model loads) zero-filled every buffer and
@@ -177,12 +181,18 @@ def run(ctx: common.Context) -> Result:
     _plot(plot, load, ttft, rounds)
     ratio = load["engine"] / load["bare"]
     added_ms = 1000 * (load["engine"] - load["bare"])
+    if ctx.quick:
+        target = f"load: engine − bare ≤ {QUICK_MS:.0f} ms (quick)"
+        meets, passes = added_ms <= QUICK_MS, added_ms <= QUICK_MS + QUICK_MARGIN_MS
+        margin = f"+{QUICK_MARGIN_MS:.0f} ms"
+    else:
+        target, meets, passes, margin = TARGET, ratio <= LIMIT, ratio <= LIMIT + MARGIN, f"+{MARGIN}"
     return Result(
-        NUMBER, TITLE, TARGET, BASELINE_LABEL,
+        NUMBER, TITLE, target, BASELINE_LABEL,
         baseline=f"load {load['bare']:.2f} s, first token {ttft['bare'] * 1000:.0f} ms",
         ours=f"load {load['engine']:.2f} s (×{ratio:.2f}, {added_ms:+.0f} ms), first token "
              f"{ttft['engine'] * 1000:.0f} ms (×{ttft['engine'] / ttft['bare']:.2f})",
-        meets=ratio <= LIMIT, passes_check=ratio <= LIMIT + MARGIN, margin=f"+{MARGIN}",
+        meets=meets, passes_check=passes, margin=margin,
         note=f"medians of {rounds} fresh process(es) per side, alternating; {size} model, 64×64 PNG; "
              f"loads engine {', '.join(f'{x:.2f}' for x in loads['engine'])} s, bare "
              f"{', '.join(f'{x:.2f}' for x in loads['bare'])} s.",

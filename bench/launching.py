@@ -84,6 +84,8 @@ sys.exit(app.exec())
 
 BARE = """
 import sys
+from engine import native_blas
+native_blas.use()  # the BLAS the app's engine uses, chosen before MLX is imported (ADR 0023)
 from mlx_vlm import load, stream_generate
 from mlx_vlm.prompt_utils import apply_chat_template
 model, processor = load(sys.argv[1])

@@ -130,3 +130,13 @@ def test_openblas_leaves_the_window_a_core_unless_told(preset):
     want = preset or str(max(1, (os.cpu_count() or 1) - 1))
     assert out[1] == want and out[2] == want
     assert out[0].endswith(f"{want} thread(s)")
+
+
+def test_the_cold_launch_figures_bare_script_uses_the_apps_blas():
+    """Figure 8's bare mlx-vlm script runs as ``python -c`` (it does not import ``bench``): it must choose the
+    BLAS itself, before MLX is imported, or its side would run on the reference BLAS and the app on OpenBLAS."""
+    from bench import launching
+
+    program = launching.BARE
+    assert "native_blas.use()" in program
+    assert program.index("native_blas.use()") < program.index("mlx_vlm")
