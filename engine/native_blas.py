@@ -3,7 +3,8 @@
 The mlx-cpu wheel for Linux links MLX against netlib's *reference* BLAS (auditwheel bundles it as
 ``mlx_cpu.libs/libblas-*.so.3``): a triple loop in Fortran. On the benchmark machine a float32 product of
 87×1024 by 1024×3584 took 160 ms there and 12 ms through OpenBLAS, and a bench-model page's prefill
-(87 tokens) 13.6 s against 1.3 s (ADR 0023). MLX asks the dynamic linker for ``cblas_sgemm`` by name, and a
+(87 tokens) 13.6 s against 1.3 s with two threads, 2.2–2.9 s with the one it now gets on two cores
+(ADR 0023). MLX asks the dynamic linker for ``cblas_sgemm`` by name, and a
 library loaded with ``RTLD_GLOBAL`` is searched before a library's own dependencies, so loading OpenBLAS
 that way before ``mlx.core`` is first imported makes MLX call it. The results are the same products
 (tested against numpy's). bfloat16 products do not go through BLAS in MLX, so real (bf16) checkpoints
