@@ -121,6 +121,17 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def ratio_gate(quick: bool, ratio: float, limit: float, margin: float, target: str, added_ms: float,
+               quick_ms: float, quick_margin_ms: float, quick_label: str) -> tuple[str, bool, bool, str]:
+    """(target, meets, passes --check, margin) of a figure whose full run holds a ratio to ``limit`` (lower is
+    better) and whose quick run holds what ours adds, in ms, to ``quick_ms`` instead (a quick run's ratio
+    measures process noise)."""
+    if quick:
+        return (f"{quick_label} ≤ {quick_ms:.0f} ms (quick)", added_ms <= quick_ms,
+                added_ms <= quick_ms + quick_margin_ms, f"+{quick_margin_ms:.0f} ms")
+    return target, ratio <= limit, ratio <= limit + margin, f"+{margin}"
+
+
 def first_text(generation) -> None:
     """Run an mlx-vlm ``stream_generate`` generator to its first piece of text, then close it.
 

@@ -200,12 +200,8 @@ def run(ctx: common.Context) -> Result:
     raw = common.write_csv(ctx.path("fig13_cold_drop.csv"), ["round", "side", "seconds"], rows)
     plot = ctx.path("fig13_cold_drop.png")
     _plot(plot, med, ratio, prewarm_ratio, rounds)
-    if ctx.quick:
-        target = f"app − bare ≤ {QUICK_FIXED_MS:.0f} ms (quick)"
-        meets, passes = fixed_ms <= QUICK_FIXED_MS, fixed_ms <= QUICK_FIXED_MS + QUICK_MARGIN_MS
-        margin = f"+{QUICK_MARGIN_MS:.0f} ms"
-    else:
-        target, meets, passes, margin = TARGET, ratio <= LIMIT, ratio <= LIMIT + MARGIN, f"+{MARGIN}"
+    target, meets, passes, margin = common.ratio_gate(ctx.quick, ratio, LIMIT, MARGIN, TARGET, fixed_ms,
+                                                      QUICK_FIXED_MS, QUICK_MARGIN_MS, "app − bare")
     return Result(
         NUMBER, TITLE, target, BASELINE_LABEL,
         baseline=f"median {med['bare']:.2f} s",

@@ -181,12 +181,8 @@ def run(ctx: common.Context) -> Result:
     _plot(plot, load, ttft, rounds)
     ratio = load["engine"] / load["bare"]
     added_ms = 1000 * (load["engine"] - load["bare"])
-    if ctx.quick:
-        target = f"load: engine − bare ≤ {QUICK_MS:.0f} ms (quick)"
-        meets, passes = added_ms <= QUICK_MS, added_ms <= QUICK_MS + QUICK_MARGIN_MS
-        margin = f"+{QUICK_MARGIN_MS:.0f} ms"
-    else:
-        target, meets, passes, margin = TARGET, ratio <= LIMIT, ratio <= LIMIT + MARGIN, f"+{MARGIN}"
+    target, meets, passes, margin = common.ratio_gate(ctx.quick, ratio, LIMIT, MARGIN, TARGET, added_ms, QUICK_MS,
+                                                      QUICK_MARGIN_MS, "load: engine − bare")
     return Result(
         NUMBER, TITLE, target, BASELINE_LABEL,
         baseline=f"load {load['bare']:.2f} s, first token {ttft['bare'] * 1000:.0f} ms",
