@@ -8,10 +8,14 @@ threads until the call returns, so two cores busy with such reads left the GUI t
 runnable but unscheduled for 50–180 ms at a time (``docs/benchmarks.md``, figure 4).
 
 This reader lets MLX parse the file and allocate every array as ``mx.load`` does, but hands
-it a file object (``StepFile``) whose ``readinto`` does the reading: ``preadv`` in 1 MiB
-steps, the GIL released during each, a big tensor split between the calling thread and one
-helper thread (two cores, and no more than two reads in flight). The helper only reads into
-memory MLX already allocated; it makes no MLX call. The arrays are MLX's own (``mx.load``
+it a file object (``StepFile``) whose ``readinto`` does the reading: ``pread`` in 1 MiB
+steps, a big tensor split between the calling thread and one helper thread (two cores, and
+no more than two reads in flight). The steps run in ``engine._stepread``, a small C module
+that releases the GIL once for a whole range; where it was not built (no C compiler), the
+same steps run in Python, the GIL released during each system call but taken back between
+them, which beside a thread that holds the GIL for long (PyMuPDF preparing the first page
+while the model loads) makes every step wait. The helper only reads into memory MLX already
+allocated; it makes no MLX call. The arrays are MLX's own (``mx.load``
 with a file object evaluates at once), and the GUI keeps its heartbeat
 (docs/adr/0010-own-safetensors-reader-on-linux.md).
 
@@ -148,9 +152,34 @@ def _address(view: memoryview) -> int | None:
         return None
 
 
+def _native() -> object | None:
+    """``engine._stepread`` when it was built (Linux, a C compiler at install time), else None."""
+    if "native" not in _populate_state:
+        try:
+            from . import _stepread  # type: ignore[attr-defined]
+        except ImportError:
+            _stepread = None
+        _populate_state["native"] = _stepread
+    return _populate_state["native"]
+
+
 def _fill(fd: int, view: memoryview, offset: int, path: str) -> int:
     """Read ``len(view)`` bytes at ``offset`` into ``view`` in STEP_BYTES system calls, each step's pages
-    faulted in just before its read (``_populate``)."""
+    faulted in just before its read (``_populate``): in C without the GIL when ``engine._stepread`` is
+    there, else in Python."""
+    native = _native()
+    if native is not None:
+        got, populating = native.fill(fd, view, offset, STEP_BYTES, not _populate_state.get("off"))  # type: ignore[attr-defined]
+        if not populating:
+            _populate_state["off"] = True  # as _populate: old kernel or odd mapping, plain reads from here on
+        if got < len(view):
+            raise ValueError(f"{os.path.basename(path)} is truncated: it ends inside a tensor")
+        return got
+    return _fill_in_python(fd, view, offset, path)
+
+
+def _fill_in_python(fd: int, view: memoryview, offset: int, path: str) -> int:
+    """``_fill``'s steps in Python (no ``engine._stepread``)."""
     done, n = 0, len(view)
     base = _address(view) if n >= STEP_BYTES else None
     while done < n:

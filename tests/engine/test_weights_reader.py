@@ -179,7 +179,9 @@ def test_mlx_vlm_load_reads_every_weight_through_it(tiny_model_dir, monkeypatch)
 @pytest.mark.linux_only
 def test_each_step_is_faulted_in_before_its_read(tmp_path, monkeypatch):
     """Every byte of a big tensor is populated (MADV_POPULATE_WRITE) before the read that fills it, in
-    ranges of at most one step; and a kernel that refuses the call still gets the same arrays."""
+    ranges of at most one step; and a kernel that refuses the call still gets the same arrays. (The steps
+    in Python, as where engine._stepread was not built; the C steps are the same calls.)"""
+    monkeypatch.setitem(weights_reader._populate_state, "native", None)
     values = {"big": mx.arange(weights_reader.SPLIT_BYTES // 4 + 333_333, dtype=mx.float32)}
     path = tmp_path / "w.safetensors"
     mx.save_safetensors(str(path), values)
@@ -209,3 +211,90 @@ def test_each_step_is_faulted_in_before_its_read(tmp_path, monkeypatch):
     monkeypatch.setattr(weights_reader, "_populate", real_populate)
     monkeypatch.setitem(weights_reader._populate_state, "off", True)  # a kernel without MADV_POPULATE_WRITE
     _same(weights_reader.load(str(path)), values)
+
+
+def _native_or_skip():
+    native = weights_reader._native()
+    if native is None:
+        import shutil
+
+        # setup.py builds it wherever Linux has a C compiler: with one, a missing module is a defect
+        assert shutil.which("cc") is None and shutil.which("gcc") is None, "engine._stepread was not built"
+        pytest.skip("engine._stepread is not built: no C compiler on this machine (the reader steps in Python)")
+    return native
+
+
+@pytest.mark.linux_only
+@pytest.mark.parametrize("steps", ["C", "Python"])
+def test_both_step_loops_give_mx_loads_arrays_and_refuse_a_cut_file(tmp_path, monkeypatch, steps):
+    if steps == "C":
+        _native_or_skip()
+    else:
+        monkeypatch.setitem(weights_reader._populate_state, "native", None)
+    values = {
+        "small": mx.arange(17, dtype=mx.int16),
+        "big": mx.arange(weights_reader.STEP_BYTES // 4 + 12_345, dtype=mx.float32),
+        "split": mx.arange(weights_reader.SPLIT_BYTES // 2 + 777, dtype=mx.bfloat16),
+    }
+    path = tmp_path / "w.safetensors"
+    mx.save_safetensors(str(path), values)
+    _same(weights_reader.load(str(path)), values)
+    monkeypatch.setitem(weights_reader._populate_state, "off", True)  # a kernel without MADV_POPULATE_WRITE
+    _same(weights_reader.load(str(path)), values)
+    data = struct.pack("<4f", 1, 2, 3, 4)
+    cut = _write(tmp_path / "cut.safetensors", {"w": ("F32", [4], data)}, truncate=6)
+    with pytest.raises(ValueError, match="cut.safetensors is truncated"):
+        weights_reader.load(str(cut))
+
+
+@pytest.mark.linux_only
+@pytest.mark.parametrize("steps", ["C", "Python"])
+def test_the_c_steps_need_no_gil_while_another_thread_holds_it(tmp_path, monkeypatch, steps):
+    """The reason engine._stepread exists: while another thread holds the GIL in a long C call (as PyMuPDF
+    does opening and rasterising the first page beside the load), the C steps read the whole range; the
+    Python steps stop after their first system call until the GIL comes back (the control)."""
+    import ctypes
+    import os
+    import threading
+
+    if steps == "C":
+        _native_or_skip()
+    else:
+        monkeypatch.setitem(weights_reader._populate_state, "native", None)
+    n = 128 * weights_reader.STEP_BYTES  # tens of milliseconds to read: it is under way when the hold starts
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"\x07" * n)
+    holds_gil = ctypes.PyDLL(None).usleep  # a PyDLL call keeps the GIL for its whole length
+    holds_gil.argtypes = [ctypes.c_uint]
+
+    def attempt() -> bool:
+        buffer = bytearray(n)
+        fd = os.open(path, os.O_RDONLY)
+        entering = threading.Event()
+        results: list = []
+
+        def read() -> None:
+            entering.set()
+            results.append(weights_reader._fill(fd, memoryview(buffer), 0, str(path)))
+
+        reader = threading.Thread(target=read)
+        try:
+            reader.start()
+            assert entering.wait(10)
+            # this thread gets the GIL once the reader lets it go (in its first system call, or for the whole
+            # range), then keeps it for 1 s; the last byte is looked at before and after, with the GIL held
+            unread_at_start = buffer[-1] == 0
+            holds_gil(1_000_000)
+            read_meanwhile = unread_at_start and buffer[-1] == 7
+            reader.join(10)
+        finally:
+            os.close(fd)
+        assert results == [n]
+        return read_meanwhile
+
+    if steps == "C":
+        # a reader descheduled for 5 ms between the event and the C call loses the GIL to this thread before
+        # it lets go of it: a busy machine may need a second try
+        assert any(attempt() for _ in range(3))
+    else:
+        assert not attempt()
