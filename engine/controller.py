@@ -240,13 +240,19 @@ class JobController(QObject):
         if not self._closing:
             self.engine.load_now(keep_alive)
 
-    def prewarm(self) -> None:
+    def prewarm(self, files: Sequence[str | os.PathLike] = ()) -> None:
         """Intent seen, before the request: a drag with usable files entered the window, "OCR File…" opened its
         dialog, the clipboard action was chosen, the capture shortcut was pressed. The model starts loading now
         when it is unloaded (the engine still checks that it fits, ``memory/check_fit``), and is held for the
         job that intent announces for at most ``lifecycle.PREWARM_WAIT_S``; when none comes, the memory mode
-        releases it as if that job had ended (docs/adr/0018-prewarm-on-intent.md)."""
+        releases it as if that job had ended (docs/adr/0018-prewarm-on-intent.md).
+
+        ``files``: what the drag holds, when known; the first one's first page is prepared now too, for the
+        job its drop makes with this controller's options (``Engine.prepare_ahead``)."""
         self.load_now(None)
+        if files and not self._closing:
+            options = resolve_task(self.default_options(), self._spec())
+            self.engine.prepare_ahead(os.path.abspath(os.fspath(files[0])), options)
 
     def room(self) -> int:
         """How many more documents the queue takes now (0: a submission is refused as full)."""

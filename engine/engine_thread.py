@@ -45,7 +45,7 @@ from .jobs import (
     PageSource,
     TextDelta,
 )
-from .lifecycle import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MODE, Action, Lifecycle, Mode, State
+from .lifecycle import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MODE, PREWARM_WAIT_S, Action, Lifecycle, Mode, State
 from .models.presets import ModelSpec
 from .models.store import ModelNotFound, ModelRejected, ModelTooLarge, check_fit, locate, vet
 from .page_prefetch import PagePrefetch
@@ -60,6 +60,7 @@ _RUNNING: set[tuple[QThread, _Worker]] = set()
 DEFAULT_QUEUE_LIMIT = 1000
 DEADLINE_RECHECK_MS = 15_000  # a timer may sleep with the machine; re-read the wall clock this often
 SHUTDOWN_TIMEOUT_S = 5.0
+AHEAD_KEEP_S = PREWARM_WAIT_S  # a page a drag had prepared (prepare_ahead) waits this long for its drop, as the model
 _T = TypeVar("_T")
 
 
@@ -74,10 +75,7 @@ class _Job:
 
     def start_prefetch(self, spec: ModelSpec) -> PagePrefetch:
         """Prepare this job's pages ahead for ``spec``'s limits (a prefetch made for other limits is replaced)."""
-        opts = self.options
-        limits = spec.with_limits(opts.max_side)
-        args: dict[str, Any] = dict(max_side=limits.max_side, max_pixels=limits.max_pixels, dpi=opts.dpi,
-                                    text_layer=opts.text_layer, password=opts.password, pages=opts.pages)
+        args = _prefetch_args(self.options, spec)
         if self.prefetch is not None:
             if self.prefetch.key == PagePrefetch.key_for(self.info.path, **args):
                 return self.prefetch
@@ -89,6 +87,13 @@ class _Job:
         if self.prefetch is not None:
             self.prefetch.close()
             self.prefetch = None
+
+
+def _prefetch_args(opts: OcrOptions, spec: ModelSpec) -> dict[str, Any]:
+    """What a document's pages are prepared with, for ``spec``'s limits (``PagePrefetch``'s arguments)."""
+    limits = spec.with_limits(opts.max_side)
+    return dict(max_side=limits.max_side, max_pixels=limits.max_pixels, dpi=opts.dpi, text_layer=opts.text_layer,
+                password=opts.password, pages=opts.pages)
 
 
 class _Worker(QObject):
@@ -589,6 +594,10 @@ class Engine(QObject):
         self._thread: QThread | None = None
         self._worker: _Worker | None = None
         self.status = EngineStatus(State.UNLOADED, self._mode, self._idle_timeout_s, self._spec.label)
+        self._ahead: PagePrefetch | None = None  # a file a drag brought in, its first page prepared (prepare_ahead)
+        self._ahead_timer = QTimer(self)
+        self._ahead_timer.setSingleShot(True)
+        self._ahead_timer.timeout.connect(self._drop_ahead)
         self._start_thread(backend)
 
     # ------------------------------------------------------------ thread set-up
@@ -702,16 +711,48 @@ class Engine(QObject):
             position = 0 if first else len(self._outstanding) + len(jobs)
             info = JobInfo(next(self._ids), path, position, options, client, client_name, temporary, priority=first)
             jobs.append(_Job(info))
+        ahead, self._ahead = self._ahead, None
+        self._ahead_timer.stop()
         if jobs and not self._outstanding:
             # nothing ahead of it: its first page is prepared from now on, even while the engine thread is
-            # still loading the model for a prewarm (it sees the job only when that load returns)
+            # still loading the model for a prewarm (it sees the job only when that load returns); a drag
+            # that brought this file in may have prepared it already (prepare_ahead)
+            if ahead is not None and ahead.key == PagePrefetch.key_for(
+                    jobs[0].info.path, **_prefetch_args(jobs[0].options, self._spec)):
+                jobs[0].prefetch, ahead = ahead, None
             jobs[0].start_prefetch(self._spec)
+        if ahead is not None:
+            ahead.close()
         for job in jobs:
             self._outstanding[job.info.job_id] = job
             self.jobQueued.emit(job.info)
         if jobs:
             self._toSubmit.emit(jobs)
         return [j.info.job_id for j in jobs]
+
+    def prepare_ahead(self, path: str | os.PathLike, options: OcrOptions | None = None) -> None:
+        """A drag with this file entered (intent, ADR 0018): its first page is opened and rasterised now, on
+        a helper thread, for the job the drop is about to make with ``options``; that job takes it over when
+        its file and preparation match. One such file at a time, kept ``AHEAD_KEEP_S`` (a drag that leaves
+        often comes back, and finds it still there); only when the queue is empty (behind other documents the
+        page would only wait)."""
+        path = os.fspath(path)
+        args = _prefetch_args(options or OcrOptions(), self._spec)
+        if self._ahead is not None and self._ahead.key == PagePrefetch.key_for(path, **args) and not self._closing:
+            self._ahead_timer.start(int(AHEAD_KEEP_S * 1000))  # the same drag back again: the same page, kept longer
+            return
+        self._drop_ahead()
+        if self._closing or self._outstanding:
+            return
+        self._ahead = PagePrefetch(path, **args)
+        self._ahead_timer.start(int(AHEAD_KEEP_S * 1000))
+
+    @Slot()
+    def _drop_ahead(self) -> None:
+        self._ahead_timer.stop()
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
 
     def cancel(self, job_id: int | None = None) -> None:
         self._toCancel.emit(job_id)
@@ -764,6 +805,7 @@ class Engine(QObject):
         if self._thread is None:
             return True
         self._closing = True
+        self._drop_ahead()
         self._toShutdown.emit()
         ok = self._thread.wait(int(timeout_s * 1000))
         if not ok:

@@ -3,8 +3,9 @@
 It only reads the drop: local files and folders go out through ``pathsDropped``
 (folders are expanded later, off the GUI thread); anything else (a web link, text)
 is named in ``rejected``. The main window forwards drops anywhere on it here too.
-A drag that enters with something worth reading says so at once (``filesComing``): the
-app starts loading the model then, not at the drop (ADR 0018).
+A drag that enters with something worth reading says so at once (``filesComing``, with the file
+it will most likely start with): the app starts loading the model then, and preparing that file's
+first page, not at the drop (ADR 0018).
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def worth_reading(mime: QMimeData) -> bool:
     return False
 
 
+def first_file(mime: QMimeData) -> list[str]:
+    """The file a drop of ``mime`` would be read first, when the names tell: the first local path, if it ends
+    in a readable ending (a folder, or a name without one, is only known on the disk). A list of at most one."""
+    if not mime.hasUrls():
+        return []
+    for url in mime.urls():
+        if url.isLocalFile() and url.toLocalFile():
+            path = url.toLocalFile()
+            return [path] if PurePath(path).suffix.lower() in readable_suffixes() else []
+    return []
+
+
 def _short_url(url: QUrl) -> str:
     text = url.toDisplayString()
     return text if len(text) <= 60 else text[:57] + "…"
@@ -56,7 +69,7 @@ def _short_url(url: QUrl) -> str:
 class DropZone(QFrame):
     pathsDropped = Signal(list)  # local paths (files or folders)
     rejected = Signal(str)  # one line naming what could not be used
-    filesComing = Signal()  # a drag with something worth reading entered (the app prewarms the model)
+    filesComing = Signal(list)  # a drag with something worth reading entered: first_file (the app prewarms)
     chooseRequested = Signal()  # the "Choose Files…" button
 
     def __init__(self, parent=None) -> None:
@@ -97,7 +110,7 @@ class DropZone(QFrame):
             event.acceptProposedAction()
             self._set_hover(True)
             if worth_reading(mime):
-                self.filesComing.emit()  # intent: the load starts now; a drag that leaves does not undo it
+                self.filesComing.emit(first_file(mime))  # intent: the load starts now; leaving does not undo it
         else:
             event.ignore()
 

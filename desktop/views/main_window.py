@@ -8,7 +8,8 @@ chosen, cancels) and the app feeds it through intent methods (``job_queued``,
 ``text_delta``, ``job_ended``, ``show_message``, ``set_engine_status``, ``show_pages``…), so
 nothing outside the window reaches into its children. Closing it only hides it.
 ``filesComing`` says that files are about to come (a drag with something worth reading entered the
-window, or an open dialog opened), so that the app can start loading the model before they do.
+window, with the file it will likely start with, or an open dialog opened), so that the app can start
+loading the model, and preparing that file's first page, before they do.
 
 Actions (object names): ``addFiles`` (⌘O), ``copyText`` (⌘C: text, HTML and Markdown), ``saveAs``
 (⌘S: .md, .txt, .html, .json, and .csv for one table), ``clearResults`` (⌘K), ``showRawText``
@@ -66,7 +67,7 @@ def file_filter() -> str:
 
 class MainWindow(QMainWindow):
     pathsChosen = Signal(list)  # files or folders, dropped or picked
-    filesComing = Signal()  # intent: a drag with files entered, or an open dialog opened (the app prewarms)
+    filesComing = Signal(list)  # intent: a drag entered (its first file, when known) or a dialog opened: prewarm
     closed = Signal()
     historyShown = Signal()  # the History tab became the visible one
     cancelRequested = Signal(int)  # a job's ✕ in the queue
@@ -479,7 +480,7 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(lambda *_: self._forget_open_dialog(dialog))
         self._open_dialog = dialog
         dialog.open()
-        self.filesComing.emit()  # the model loads while the person picks
+        self.filesComing.emit([])  # the model loads while the person picks
 
     def choose_folder(self) -> None:
         if self._open_dialog is not None:
@@ -493,7 +494,7 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(lambda *_: self._forget_open_dialog(dialog))
         self._open_dialog = dialog
         dialog.open()
-        self.filesComing.emit()
+        self.filesComing.emit([])
 
     def show_about(self) -> None:
         from engine import __version__

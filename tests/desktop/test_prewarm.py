@@ -23,7 +23,13 @@ def model_state(app) -> QLabel:
 
 
 def test_a_drag_entering_shows_loading_at_once_and_leaving_does_not_stop_the_load(qtbot, make_app, make_settings,
-                                                                                   tmp_path):
+                                                                                   tmp_path, monkeypatch):
+    from engine.page_prefetch import PagePrefetch
+
+    prepared: list[str] = []  # every document whose pages are prepared, in order
+    real_init = PagePrefetch.__init__
+    monkeypatch.setattr(PagePrefetch, "__init__", lambda self, path, **kw: (prepared.append(path),
+                                                                            real_init(self, path, **kw))[-1])
     settings = make_settings(memory__mode=Mode.AUTO_RELEASE.value, ocr__max_tokens=4)
     clock = SteppedClock()
     app = make_app(settings, clock=clock)
@@ -38,6 +44,7 @@ def test_a_drag_entering_shows_loading_at_once_and_leaving_does_not_stop_the_loa
     # ready a moment later, between two looks at the label)
     qtbot.waitUntil(lambda: any(text.startswith("Loading ") for text in shown), timeout=WAIT_MS)
     assert job_queue(app).job_ids() == []  # only announced: no job
+    assert prepared == [str(pdf)]  # and its first page is being prepared already, beside the load
     drag_leave(app.window)  # it leaves without dropping: the load goes on
     wait_state(qtbot, app, State.READY)
     assert app.engine.status.loads == 1
@@ -47,6 +54,7 @@ def test_a_drag_entering_shows_loading_at_once_and_leaving_does_not_stop_the_loa
     assert drop(app.window, [pdf])  # it comes back and drops: read with the model already there
     [result] = jobs.wait(qtbot, 1)
     assert result.status is JobStatus.DONE and len(result.pages) == 2
+    assert prepared == [str(pdf)]  # the drop's job read the pages the drag had started on
     wait_state(qtbot, app, State.UNLOADED)  # auto-release: the job it announced ended, so the model goes
     assert app.engine.status.loads == 1  # one load for the drag and its drop
     assert any(text.startswith("Loading ") for text in shown)

@@ -308,3 +308,83 @@ def test_a_cancel_while_a_page_is_prepared_ends_the_job_and_its_helper(qtbot, en
     release.set()
     qtbot.waitUntil(lambda: not any(t.name == "ocr-page-prefetch" for t in threading.enumerate()), timeout=WAIT_MS)
     assert timed_out == [False]  # the job ended while page 2 was still stuck, not after it came unstuck
+
+
+# ------------------------------------------------------------------ a drag's file, prepared before its drop
+@pytest.mark.slow
+def test_a_file_a_drag_brought_in_is_prepared_before_the_drop_and_its_job_takes_it(qtbot, engines, monkeypatch,
+                                                                                  scanned, tmp_path):
+    """``Engine.prepare_ahead`` (a drag entered with this file): page 1 is prepared at once, and the job the drop
+    then makes for the same file and preparation reads that page, not a second one. Another file, or the same
+    file with other preparation, gets its own; the prepared one is let go. Nothing is left open after."""
+    from engine.engine_thread import AHEAD_KEEP_S
+
+    assert AHEAD_KEEP_S > 1  # a drag takes a moment between entering and dropping
+    prepared = Prepared(monkeypatch)
+    made = []
+    real_init = PagePrefetch.__init__
+
+    def counted(self, path, **kw):
+        made.append(path)
+        real_init(self, path, **kw)
+    monkeypatch.setattr(PagePrefetch, "__init__", counted)
+    engine = engines()
+    engine.prepare_ahead(scanned, OcrOptions(max_tokens=2))
+    assert prepared.wait_made(1)  # before any drop: the first page is there
+    ahead = engine._ahead
+    assert ahead is not None and made == [str(scanned)]
+    done = []
+    engine.jobFinished.connect(done.append)
+    engine.submit([scanned], OcrOptions(max_tokens=2))
+    assert engine._ahead is None
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=WAIT_MS)
+    assert done[0].status is JobStatus.DONE and len(done[0].pages) == PAGES
+    assert made == [str(scanned)]  # the job took the drag's preparation: no second one
+    assert prepared.made == PAGES  # each page prepared once
+    assert not ahead.alive
+
+    other = samples.write_pdf(tmp_path / "other.pdf", pages=1, text_pages=set())
+    for dropped, options in ((other, OcrOptions(max_tokens=2)), (scanned, OcrOptions(max_tokens=2, dpi=96))):
+        made.clear()
+        engine.prepare_ahead(scanned, OcrOptions(max_tokens=2))
+        ahead = engine._ahead
+        engine.submit([dropped], options)
+        qtbot.waitUntil(lambda: len(done) == 2, timeout=WAIT_MS)
+        done.pop()
+        assert made == [str(scanned), str(dropped)]  # a preparation of its own
+        qtbot.waitUntil(lambda ahead=ahead: not ahead.alive, timeout=5000)  # and the drag's is let go
+
+
+def test_a_drag_that_never_drops_lets_its_page_go_and_one_drag_is_prepared_at_a_time(qtbot, engines,
+                                                                                        monkeypatch, scanned):
+    from engine import engine_thread
+
+    monkeypatch.setattr(engine_thread, "AHEAD_KEEP_S", 0.2)
+    engine = engines()
+    engine.prepare_ahead(scanned, OcrOptions())
+    ahead = engine._ahead
+    assert ahead is not None
+    qtbot.waitUntil(lambda: engine._ahead is None and not ahead.alive, timeout=5000)  # kept AHEAD_KEEP_S, no more
+
+    engine.prepare_ahead(scanned, OcrOptions())
+    first, second = engine._ahead, None
+    engine.prepare_ahead(scanned, OcrOptions())  # the same drag back again: the same preparation goes on
+    assert engine._ahead is first and first.alive
+    engine.prepare_ahead(scanned, OcrOptions(dpi=96))  # one at a time: a new drag lets the last one go
+    second = engine._ahead
+    assert second is not first
+    qtbot.waitUntil(lambda: not first.alive, timeout=5000)
+    engine.shutdown(10)  # and shutting down lets it go too
+    assert engine._ahead is None
+    qtbot.waitUntil(lambda: not second.alive, timeout=5000)
+
+
+@pytest.mark.slow
+def test_behind_a_queued_document_a_drag_prepares_nothing(qtbot, engines, scanned, tmp_path):
+    engine = engines()
+    done = []
+    engine.jobFinished.connect(done.append)
+    engine.submit([scanned], OcrOptions(max_tokens=2))
+    engine.prepare_ahead(samples.write_pdf(tmp_path / "next.pdf", pages=1, text_pages=set()), OcrOptions())
+    assert engine._ahead is None  # its page would only wait behind the queue
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=WAIT_MS)

@@ -43,12 +43,15 @@ def test_a_drag_with_something_worth_reading_announces_files_at_once(qtbot, tmp_
     zone = DropZone()
     qtbot.addWidget(zone)
     coming, dropped = [], []
-    zone.filesComing.connect(lambda: coming.append(True))
+    zone.filesComing.connect(coming.append)
     zone.pathsDropped.connect(dropped.append)
-    assert drag_enter(zone, [tmp_path / "scan.pdf"])
-    assert coming == [True] and dropped == []  # announced on entering, not at a drop
+    assert drag_enter(zone, [tmp_path / "scan.pdf", tmp_path / "b.png"])
+    assert coming == [[str(tmp_path / "scan.pdf")]] and dropped == []  # announced on entering, with its first file
     drag_leave(zone)
-    assert coming == [True] and dropped == []  # leaving takes nothing back and drops nothing
+    assert coming == [[str(tmp_path / "scan.pdf")]] and dropped == []  # leaving takes nothing back, drops nothing
+    assert drag_enter(zone, [tmp_path / "Scans", tmp_path / "b.png"])  # a folder first: its first file is unknown
+    assert coming[-1] == []
+    drag_leave(zone)
 
     assert worth_reading(mime_for([tmp_path / "Scans"]))  # a folder (no ending)
     assert worth_reading(mime_for([tmp_path / "PAGE.JPG", tmp_path / "notes.txt"]))
@@ -58,4 +61,4 @@ def test_a_drag_with_something_worth_reading_announces_files_at_once(qtbot, tmp_
     text.setText("some text")
     assert not worth_reading(text)
     assert drag_enter(zone, [tmp_path / "report.docx"])  # still accepted (its drop is named), but no prewarm
-    assert coming == [True]
+    assert len(coming) == 2
