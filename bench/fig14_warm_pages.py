@@ -199,6 +199,7 @@ def _plot(path, rows, ratio, pages) -> None:
         ys = [60.0 * n / sec for _, s, sec, n in rows if s == side]
         ax.plot(xs, ys, "o-", color=colour, label=label)
     ax.set_xlabel("round")
+    ax.set_xticks(sorted({r for r, *_ in rows}))  # whole rounds (matplotlib's default put ticks at 0.5 steps)
     ax.set_ylabel("pages per minute")
     ax.set_ylim(0, None)
     ax.legend(fontsize=8)
