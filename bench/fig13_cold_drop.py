@@ -73,7 +73,19 @@ step (a busy Python thread beside it: 1.3–1.9 s against 0.36 s; figure 9's fin
 first token itself, 2.9–3.3 s in the app against 2.7–3.8 s bare: the same work on a 2-core machine whose
 second core the window and the page helper share with it. With the drag 1 s ahead the model is ready before
 the drop and page 1 (0.2 s) is prepared after it. Next levers: a reader that never takes Python's lock
-between steps; page 1 prepared on the drag's entry (the files are known then)."""
+between steps; page 1 prepared on the drag's entry (the files are known then).
+
+2026-12-02 evening. Both levers are in: the reader's steps run in C without Python's lock (figure 13's
+worker: the read beside page 1 0.34–0.40 s, was 0.48–0.55 s; ADR 0010, third amendment), and a dragged
+file's first page is prepared from the drag's entry (ADR 0018 update). The full run of 54b7c36: ×0.947
+(app 3.80–4.75 s, median 4.15 s; bare 3.39–4.80 s, median 4.38 s), which meets; the drag 1 s ahead ×0.792
+(2.63–3.97 s; the model's first call comes 6–8 ms after the drop, was 0.2 s). Read honestly: the app's model
+is ready 0.61–0.74 s after the drop in that run (0.57–0.60 s in quieter probes), where bare mlx-vlm's page,
+load and template take 0.62–0.70 s one after the other, so the structural gain is 0.1–0.15 s of a ~4 s first
+token; one process's prefill of the same page spreads from 2.1 to 3.1 s, more than that gain, and five
+rounds a side decide the median. The next run may land on either side of 0.95. Further levers: mlx-vlm's
+processor loaded beside the weights' read (30–50 ms here, more with a real tokenizer) and the template's
+compile beside it (figure 9's findings)."""
 
 
 def worker(side: str, model: str, pdf: str, max_tokens: int) -> dict:

@@ -60,7 +60,10 @@ is in that range, where the rasterising also runs on other cores). Measured ×0.
 a round is 50 s on a shared 2-core machine, and the rounds spread ±20%). The next page is now prepared from
 the first token on (ADR 0021 update), on the core the model leaves, so the overlap costs the model nothing
 it needs; the 100 ms a page the engine is behind the bare loop here is inside the rounds' spread and was
-not placed. Batching pages (issue 16 item 4) was measured and left out (ADR 0022)."""
+not placed. Batching pages (issue 16 item 4) was measured and left out (ADR 0022).
+
+The full run of 54b7c36: ×1.019 (engine − bare −82 ms a page), inside the rounds' spread; the ceiling
+above stands."""
 
 
 def worker(model: str, pdf: str, warm_up: str, rounds: int, max_tokens: int) -> dict:

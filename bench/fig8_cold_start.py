@@ -56,7 +56,11 @@ bare script's 21.67 s (×1.31); per round 28.42/21.67, 31.85/20.39 and 27.25/27.
 (1.08 s; the minimal one 0.38 s). With the model's prefill on a whole A4 page taking 20–28 s here, the
 difference is seconds: more than the app's own start (about a second) explains. Whether the app gives
 the model a larger picture than the bare script's processor does (more image tokens, a longer
-prefill) is the first thing to check. Not yet found."""
+prefill) is the first thing to check. Not yet found.
+
+The full run of 54b7c36, both sides on OpenBLAS (ADR 0023; the bare script chooses it before importing
+mlx_vlm, as the app does): window 0.93 s (met); first character ×1.25 (app 8.31–9.88 s, bare 6.75–7.11 s).
+Not investigated in issue 16's session that recorded it."""
 
 
 def can_drop_caches() -> bool:

@@ -76,7 +76,20 @@ lock back, and a Python thread beside it makes each step wait (with a busy Pytho
 reader took 1.3–1.9 s against 0.36 s; MLX's own loader, which never takes the lock, 0.40–0.43 s). The
 figure is noisy: an aborted full run of the same commit an hour earlier measured ×1.38 (engine 0.50–1.13 s,
 bare 0.37–0.44 s); this run ×1.09. A reader that never takes Python's lock between steps (a small native
-loop) is what would make the margin safe."""
+loop) is what would make the margin safe.
+
+2026-12-02 evening (issue 16). The reader's steps now run in C without Python's lock (ADR 0010, third
+amendment), the lever named above. The full run of 54b7c36 still measured ×1.28 (engine 0.47–1.14 s,
+median 0.55 s; bare 0.38–0.48 s, median 0.43 s; the 1.14 s was the first process after figure 8), where the
+same code measured ×1.12 twice within the hour before (+55 ms, +54 ms). Its pieces in fresh processes,
+three pairs: the weights' read 0.34–0.41 s; mlx-vlm's model and processor 0.44–0.53 s against bare's
+0.46–0.53 s; locating, vetting and sizing the folder 10–20 ms; the guarded first render of the chat template
+65–74 ms (bare mlx-vlm renders its template unguarded, in about 24 ms, at its first token, outside this
+clock). So the guard (engine/models/template_guard.py: a deadline and a memory budget checked by a tracer)
+is most of what the engine adds, and ×1.15 leaves 65 ms on a 0.43 s load: the target is met only when the
+machine is kind. What would make it safe: compiling the template during the weights' read on a helper
+thread (with the C steps that thread no longer slows the read), which needs a memory budget the read's own
+growth does not trip (the guard's budget is the process's RSS growth, and the read grows it by the model)."""
 
 
 def worker(side: str, model: str) -> dict:
