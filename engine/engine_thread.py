@@ -716,10 +716,9 @@ class Engine(QObject):
         if jobs and not self._outstanding:
             # nothing ahead of it: its first page is prepared from now on, even while the engine thread is
             # still loading the model for a prewarm (it sees the job only when that load returns); a drag
-            # that brought this file in may have prepared it already (prepare_ahead)
-            if ahead is not None and ahead.key == PagePrefetch.key_for(
-                    jobs[0].info.path, **_prefetch_args(jobs[0].options, self._spec)):
-                jobs[0].prefetch, ahead = ahead, None
+            # that brought this file in may have prepared it already (prepare_ahead): start_prefetch keeps it when
+            # its file and preparation match, and closes it otherwise
+            jobs[0].prefetch, ahead = ahead, None
             jobs[0].start_prefetch(self._spec)
         if ahead is not None:
             ahead.close()

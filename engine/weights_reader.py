@@ -118,7 +118,7 @@ def load(path: str) -> dict:
 
 MADV_POPULATE_WRITE = 23  # Linux 5.14+: fault a range in writable, without touching its bytes
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-_populate_state: dict[str, object] = {}
+_state: dict[str, object] = {}  # "madvise", "off" (the kernel refused it), "native" (engine._stepread or None)
 
 
 def _populate(address: int, n: int) -> None:
@@ -126,9 +126,9 @@ def _populate(address: int, n: int) -> None:
     which costs less than taking each fault inside the copy of ``preadv`` (ADR 0010, 2026-12-02 amendment:
     1 MiB steps with this 0.31-0.36 s for the bench model, as fast as ``mx.load``; without it 0.41-0.43 s).
     A kernel without it (EINVAL) is asked once; the read then takes the faults itself."""
-    if _populate_state.get("off"):
+    if _state.get("off"):
         return
-    madvise = _populate_state.get("madvise")
+    madvise = _state.get("madvise")
     if madvise is None:
         import ctypes
 
@@ -136,10 +136,10 @@ def _populate(address: int, n: int) -> None:
         madvise = libc.madvise
         madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
         madvise.restype = ctypes.c_int
-        _populate_state["madvise"] = madvise
+        _state["madvise"] = madvise
     start = address - address % PAGE_BYTES  # a whole page: the range may share its first page with another array
     if madvise(start, address + n - start, MADV_POPULATE_WRITE) != 0:  # type: ignore[operator]
-        _populate_state["off"] = True  # old kernel (EINVAL) or an odd mapping: plain reads from here on
+        _state["off"] = True  # old kernel (EINVAL) or an odd mapping: plain reads from here on
 
 
 def _address(view: memoryview) -> int | None:
@@ -154,13 +154,13 @@ def _address(view: memoryview) -> int | None:
 
 def _native() -> object | None:
     """``engine._stepread`` when it was built (Linux, a C compiler at install time), else None."""
-    if "native" not in _populate_state:
+    if "native" not in _state:
         try:
             from . import _stepread  # type: ignore[attr-defined]
         except ImportError:
             _stepread = None
-        _populate_state["native"] = _stepread
-    return _populate_state["native"]
+        _state["native"] = _stepread
+    return _state["native"]
 
 
 def _fill(fd: int, view: memoryview, offset: int, path: str) -> int:
@@ -169,9 +169,9 @@ def _fill(fd: int, view: memoryview, offset: int, path: str) -> int:
     there, else in Python."""
     native = _native()
     if native is not None:
-        got, populating = native.fill(fd, view, offset, STEP_BYTES, not _populate_state.get("off"))  # type: ignore[attr-defined]
+        got, populating = native.fill(fd, view, offset, STEP_BYTES, not _state.get("off"))  # type: ignore[attr-defined]
         if not populating:
-            _populate_state["off"] = True  # as _populate: old kernel or odd mapping, plain reads from here on
+            _state["off"] = True  # as _populate: old kernel or odd mapping, plain reads from here on
         if got < len(view):
             raise ValueError(f"{os.path.basename(path)} is truncated: it ends inside a tensor")
         return got

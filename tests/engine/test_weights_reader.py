@@ -181,7 +181,7 @@ def test_each_step_is_faulted_in_before_its_read(tmp_path, monkeypatch):
     """Every byte of a big tensor is populated (MADV_POPULATE_WRITE) before the read that fills it, in
     ranges of at most one step; and a kernel that refuses the call still gets the same arrays. (The steps
     in Python, as where engine._stepread was not built; the C steps are the same calls.)"""
-    monkeypatch.setitem(weights_reader._populate_state, "native", None)
+    monkeypatch.setitem(weights_reader._state, "native", None)
     values = {"big": mx.arange(weights_reader.SPLIT_BYTES // 4 + 333_333, dtype=mx.float32)}
     path = tmp_path / "w.safetensors"
     mx.save_safetensors(str(path), values)
@@ -209,7 +209,7 @@ def test_each_step_is_faulted_in_before_its_read(tmp_path, monkeypatch):
     assert len(calls) == sum(1 for r in reads if r > 4096)  # one populate a step of the tensor (not the header's reads)
 
     monkeypatch.setattr(weights_reader, "_populate", real_populate)
-    monkeypatch.setitem(weights_reader._populate_state, "off", True)  # a kernel without MADV_POPULATE_WRITE
+    monkeypatch.setitem(weights_reader._state, "off", True)  # a kernel without MADV_POPULATE_WRITE
     _same(weights_reader.load(str(path)), values)
 
 
@@ -230,7 +230,7 @@ def test_both_step_loops_give_mx_loads_arrays_and_refuse_a_cut_file(tmp_path, mo
     if steps == "C":
         _native_or_skip()
     else:
-        monkeypatch.setitem(weights_reader._populate_state, "native", None)
+        monkeypatch.setitem(weights_reader._state, "native", None)
     values = {
         "small": mx.arange(17, dtype=mx.int16),
         "big": mx.arange(weights_reader.STEP_BYTES // 4 + 12_345, dtype=mx.float32),
@@ -239,7 +239,7 @@ def test_both_step_loops_give_mx_loads_arrays_and_refuse_a_cut_file(tmp_path, mo
     path = tmp_path / "w.safetensors"
     mx.save_safetensors(str(path), values)
     _same(weights_reader.load(str(path)), values)
-    monkeypatch.setitem(weights_reader._populate_state, "off", True)  # a kernel without MADV_POPULATE_WRITE
+    monkeypatch.setitem(weights_reader._state, "off", True)  # a kernel without MADV_POPULATE_WRITE
     _same(weights_reader.load(str(path)), values)
     data = struct.pack("<4f", 1, 2, 3, 4)
     cut = _write(tmp_path / "cut.safetensors", {"w": ("F32", [4], data)}, truncate=6)
@@ -260,7 +260,7 @@ def test_the_c_steps_need_no_gil_while_another_thread_holds_it(tmp_path, monkeyp
     if steps == "C":
         _native_or_skip()
     else:
-        monkeypatch.setitem(weights_reader._populate_state, "native", None)
+        monkeypatch.setitem(weights_reader._state, "native", None)
     n = 128 * weights_reader.STEP_BYTES  # tens of milliseconds to read: it is under way when the hold starts
     path = tmp_path / "w.bin"
     path.write_bytes(b"\x07" * n)
