@@ -89,7 +89,18 @@ clock). So the guard (engine/models/template_guard.py: a deadline and a memory b
 is most of what the engine adds, and ×1.15 leaves 65 ms on a 0.43 s load: the target is met only when the
 machine is kind. What would make it safe: compiling the template during the weights' read on a helper
 thread (with the C steps that thread no longer slows the read), which needs a memory budget the read's own
-growth does not trip (the guard's budget is the process's RSS growth, and the read grows it by the model)."""
+growth does not trip (the guard's budget is the process's RSS growth, and the read grows it by the model).
+
+2026-12-02 night (issue 16, ADR 0024). The guard now watches the template's deadline and memory budget from
+a thread of its own and stops a render by raising in it, instead of tracing the rendering thread: the first
+render of the bench model's template takes 13–26 ms in the load (35–74 ms traced; 15–22 ms unguarded, as
+bare mlx-vlm renders it). The engine's load in pieces (fresh processes, three): locating, vetting and sizing
+12–24 ms, mlx-vlm's model and processor as bare's, the template 15–25 ms; from the loading state to the job's
+start 353–407 ms against bare mlx-vlm's 322–384 ms. Partial runs of this code: figures 4 and 9 together
+×1.03 (engine 0.42 s, bare 0.40 s; figure 4 p99 6.3 ms, max 24.1 ms), figure 9 alone ×0.92. A third, taken
+while a stray test process spun on one of the two cores, measured ×1.34 (engine 0.51–0.66 s, bare
+0.36–0.50 s): the engine prepares page 1 on the second core while it loads, so a busy core probably costs it
+more than bare mlx-vlm (not measured further); this figure wants a quiet machine."""
 
 
 def worker(side: str, model: str) -> dict:
