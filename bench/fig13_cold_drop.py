@@ -85,7 +85,24 @@ load and template take 0.62–0.70 s one after the other, so the structural gain
 token; one process's prefill of the same page spreads from 2.1 to 3.1 s, more than that gain, and five
 rounds a side decide the median. The next run may land on either side of 0.95. Further levers: mlx-vlm's
 processor loaded beside the weights' read (30–50 ms here, more with a real tokenizer) and the template's
-compile beside it (figure 9's findings)."""
+compile beside it (figure 9's findings).
+
+The full run of d899e3e (2026-12-02 night): ×1.024 (app 3.12–3.59 s, median 3.47 s; bare 2.94–3.96 s,
+median 3.39 s), which misses where the run before met (×0.947); the drag 1 s ahead ×0.752. Taken apart
+the next evening on a quiet machine (the bench model, fresh processes, as the worker runs): the app's
+model is ready 0.36–0.62 s after the drop, where bare mlx-vlm's page and load take 0.41–0.46 s one after
+the other. With page 1 prepared only once the load is over (an experiment), the load alone took 0.29–0.36 s
+(bare's 0.29–0.33 s) and the page 0.12–0.15 s after it: the job started 0.42–0.51 s after the drop, as with
+the overlap. The overlap hides nothing on this machine because the weights' read already keeps both cores
+busy: 466–537 ms of CPU in 259–323 ms, and as long with one reader thread as with two (the copy and the
+destination pages' first touch, not the reads' count, set its pace); page 1 beside it takes its time from
+the load. After the model is ready the work is the same (the app's first text 1.04–1.20 s after ready;
+bare's template, prefill and first text 0.97–1.08 s), and page 2's preparation, which starts at the first
+token, was checked: switching it off changed nothing before the first text (0.29–0.32 s from the first
+token to the first text with it, 0.29–0.34 s without). So on 2 cores this figure sits near ×1.0 and one
+run's five rounds land it on either side of 0.95; ≤ 0.95 needs cores the read leaves free (Apple silicon
+has 8–12, where the page is hidden behind the load) or a read that costs less CPU than a copy into fresh
+memory, which MLX's loader does not offer here (it allocates and fills every array)."""
 
 
 def worker(side: str, model: str, pdf: str, max_tokens: int) -> dict:

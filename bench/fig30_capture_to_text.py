@@ -45,7 +45,12 @@ much: the full run of 54b7c36 measured ×1.169 (fixed cost 429 ms; misses). Per 
 +0.83, +0.27, +0.28, −0.01, +0.01 s: the first four rounds pay it and the last two do not, which may point
 at costs that fade with use on the app's path (the overlay, the crop's PNG, the popover, the engine's
 pictures of that size) more than at one every capture pays; six rounds cannot tell that from noise. Not
-yet found; the quick gate (the tiny model, the app's own part ≤ 50 ms) passes (18 ms)."""
+yet found; the quick gate (the tiny model, the app's own part ≤ 50 ms) passes (18 ms).
+
+The full run of d899e3e met: ×0.959 (ours 2.15–2.62 s, bare 2.18–2.45 s; per round ours − bare +0.15,
+−0.17, −0.03, −0.05, −0.03, +0.17 s). The fixed cost that the run of 54b7c36 saw in four of six rounds
+did not come back; nothing on the capture path changed between the two runs (the chat template's guard
+did, ADR 0024, which this path pays only inside a load), so the earlier miss reads as that run's noise."""
 REGION = (600, 200)
 
 

@@ -60,7 +60,25 @@ prefill) is the first thing to check. Not yet found.
 
 The full run of 54b7c36, both sides on OpenBLAS (ADR 0023; the bare script chooses it before importing
 mlx_vlm, as the app does): window 0.93 s (met); first character ×1.25 (app 8.31–9.88 s, bare 6.75–7.11 s).
-Not investigated in issue 16's session that recorded it."""
+Not investigated in issue 16's session that recorded it.
+
+The full run of d899e3e: window 0.78 s (met; the minimal window 0.26 s); first character ×1.30 (app
+7.10–7.87 s, bare 5.14–6.65 s). Taken apart the next evening (one probe launch at a time, page cache
+dropped, the streaming bench model): the app's window is interactive 0.60–0.78 s after the spawn and its
+load starts 0.07–0.15 s later (the file is queued once the window exists); from there mlx-vlm's import
+(1.2–2.0 s cold), the load (0.7–1.0 s cold) and the first text (1.0–1.4 s) are the bare script's own steps
+(its whole run 2.8–4.2 s). What the app adds is Qt's start and the window before them. Two ways to hide
+them were tried and not kept: (1) the prewarm started before the window is built, so that the engine
+thread imports and loads while the GUI thread builds the window: the window came at 2.58 s instead of
+0.6 s (the import holds Python's lock), and the first character no sooner (3.76–4.09 s both ways);
+(2) the kernel asked to read the weights ahead (``posix_fadvise`` WILLNEED in 8 MiB pieces; one call reads
+only the device's 8 MiB read-ahead window) while the first load imports mlx-vlm: the load after the
+import fell from 0.71–0.88 s to 0.39–0.46 s, but the import rose from 1.22–1.61 s to 1.60–2.00 s (one disk
+for both), and the first character stayed where it was (medians 4.30 s with, 4.19 s without, five
+pairs). The local API's server, whose import (FastAPI, 0.25 s of Python warm) runs on a thread beside
+the model's import when a launch comes with a file, was switched off in four pairs: medians 4.15 s (on)
+and 4.20 s (off), inside this figure's noise. Not reached: a GUI app's start-up that takes no time from
+the model's import needs a second process or a disk that is not the bottleneck."""
 
 
 def can_drop_caches() -> bool:

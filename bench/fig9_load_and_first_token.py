@@ -100,7 +100,12 @@ start 353–407 ms against bare mlx-vlm's 322–384 ms. Partial runs of this cod
 ×1.03 (engine 0.42 s, bare 0.40 s; figure 4 p99 6.3 ms, max 24.1 ms), figure 9 alone ×0.92. A third, taken
 while a stray test process spun on one of the two cores, measured ×1.34 (engine 0.51–0.66 s, bare
 0.36–0.50 s): the engine prepares page 1 on the second core while it loads, so a busy core probably costs it
-more than bare mlx-vlm (not measured further); this figure wants a quiet machine."""
+more than bare mlx-vlm (not measured further); this figure wants a quiet machine.
+
+The full run of d899e3e (the watched guard): ×1.14, which meets, in the same run as figure 4 (p99 6.6 ms,
+max 28.5 ms). Engine 0.37–0.93 s (median 0.42 s; the 0.93 s is again the first process after figure 8,
+whose launches drop the page cache), bare 0.32–0.42 s (median 0.37 s). Without that first round the
+engine is 0.02–0.05 s behind bare in each pair, the locating, vetting and template named above."""
 
 
 def worker(side: str, model: str) -> dict:
