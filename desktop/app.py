@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from engine.controller import JobController
 from engine.engine_thread import Engine
 from engine.history import HistoryStore
+from engine.lifecycle import State
 from engine.settings import Settings
 
 from .application import Application
@@ -100,11 +101,19 @@ class OcrTrayApp(QObject):
         self._wire()
         self.capture = attach_capture(self)  # Capture Text: shortcut, pickers, popover (desktop/capture)
         self.window.set_engine_status(self.controller.status)
+        # the local API's code loads once the window has painted and the engine has nothing in hand (ADR 0025)
+        self._window_painted = False
         if show_window or not self.tray.visible:
+            self.window.installEventFilter(self)
             self.window.bring_forward()
+        else:
+            self._window_painted = True  # no window to wait for
         log.info("app ready (tray icon: %s)", "yes" if self.tray.visible else "no")
         if api:
             self.settings.changed.connect(self._on_api_setting)
+            self.controller.statusChanged.connect(self._maybe_wake_api)
+            self.controller.jobEnded.connect(self._maybe_wake_api)
+            self.controller.submissionsSettled.connect(self._maybe_wake_api)
             QTimer.singleShot(0, self.start_api)  # after the tray is up: the server imports in its own thread
 
     def _wire(self) -> None:
@@ -187,12 +196,29 @@ class OcrTrayApp(QObject):
         server = ApiServer(self.controller, self.settings, parent=self)
         server.failed.connect(self.window.show_message)
         try:
-            server.start()
+            server.start(defer=True)  # the port and the discovery file now; FastAPI's import when wanted
         except OSError as e:
             log.error("the local API could not start: %s", e)
             self.window.show_message(f"The local API could not start ({e})")
             return
         self.api = server
+        self._maybe_wake_api()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.window and event.type() == QEvent.Type.Paint and not self._window_painted:
+            self._window_painted = True
+            self.window.removeEventFilter(self)
+            QTimer.singleShot(0, self._maybe_wake_api)  # after this paint, not inside it
+        return False
+
+    def _maybe_wake_api(self, *_args: object) -> None:
+        """The local API's server imports its code (0.25 s of Python holding the GIL) once nothing a person waits
+        for would pay for it: the window has painted, and the engine is not loading and has no job in hand or on
+        its way (a launch with a file reads it first). A client that connects before wakes the server itself."""
+        status = self.controller.status
+        if (self.api is not None and self._window_painted and not self.controller.busy
+                and not self.controller.submitting and status.state is not State.LOADING):
+            self.api.wake()
 
     def stop_api(self) -> None:
         server, self.api = self.api, None

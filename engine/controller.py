@@ -47,6 +47,7 @@ class JobController(QObject):
     jobEnded = Signal(object)  # JobResult of any status, once the controller has dealt with it
     jobAbandoned = Signal(object)  # JobResult: a held failure that will not be retried after all
     message = Signal(str)  # one line for the person: a file left out, a notice
+    submissionsSettled = Signal()  # every ``submit`` has reached the engine's queue (or was refused)
 
     def __init__(
         self,
@@ -67,6 +68,7 @@ class JobController(QObject):
         self._offers: dict[ErrorKind, Callable[[JobResult], bool]] = {}
         self._temp_dirs: list[Path] = []
         self._outputs: dict[int, str] = {}  # job id -> the format of its model's answers (its options' output)
+        self._submitting = 0  # ``submit`` calls whose files are still being expanded off this thread
         engine.stateChanged.connect(self.statusChanged)
         engine.jobQueued.connect(self._on_queued)
         engine.jobStarted.connect(self.jobStarted)
@@ -133,10 +135,24 @@ class JobController(QObject):
         if not given or self._closing:
             return
         options = options or self.default_options()
+        self._submitting += 1
         background.run_in_background(
             lambda: expand_and_check(given),
-            lambda found, error: self._queue(found, error, options, client, client_name),
+            lambda found, error: self._queued(found, error, options, client, client_name),
         )
+
+    @property
+    def submitting(self) -> bool:
+        """Files given to ``submit`` are still being expanded and checked: jobs are about to be queued."""
+        return self._submitting > 0
+
+    def _queued(self, found, error: BaseException | None, options: OcrOptions, client: Client, name: str) -> None:
+        try:
+            self._queue(found, error, options, client, name)
+        finally:
+            self._submitting -= 1
+            if not self._submitting:
+                self.submissionsSettled.emit()
 
     def _queue(self, found, error: BaseException | None, options: OcrOptions, client: Client, name: str) -> None:
         if self._closing:

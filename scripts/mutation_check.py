@@ -124,6 +124,13 @@ BREAKS = (
           "engine/models/template_guard.py", "                        _raise_in(self.target, self.stop)\n",
           "                        pass\n",
           ("tests/engine/models/test_store.py::test_nested_range_loops_are_stopped_by_the_deadline",)),
+    Break("Time to text", "the app's local API imports its code at start-up, beside a launch's model load (ADR 0025)",
+          "desktop/app.py", "server.start(defer=True)", "server.start(defer=False)",
+          ("tests/engine/api/test_deferred_start.py::test_the_app_loads_the_api_only_after_its_launch_document_is_read",)),
+    Break("Time to text", "the API woken while a drop's files are still walked on the pool thread (ADR 0025)",
+          "desktop/app.py", "                and not self.controller.submitting and status.state",
+          "                and status.state",
+          ("tests/engine/api/test_deferred_start.py::test_the_app_does_not_wake_the_api_while_files_are_on_their_way",)),
 )
 # further edits in the same copy, by break number: pages written at the end instead; the weights reader swapped out
 EXTRA = {

@@ -2,11 +2,20 @@
 
 Started from the GUI thread (the app, the self-test) with the app's ``JobController``: it makes the
 ``ApiBridge`` there, binds the socket there (so the port is known at once: the setting's port, or a
-free one when that is taken), and starts one thread that imports FastAPI and uvicorn, builds the app
-and serves on its own asyncio loop. The GUI thread never waits on it except in ``stop`` (bounded).
+free one when that is taken, listening from then on), and starts one thread that writes the discovery
+file, imports FastAPI and uvicorn, builds the app and serves on its own asyncio loop. The GUI thread
+never waits on it except in ``stop`` (bounded).
+
+``start(defer=True)`` (the app): the thread writes the discovery file, then waits before the import
+until ``wake()`` is called (the app calls it once its window is up and the engine has nothing in hand),
+a client connects (the kernel holds the connection meanwhile; the import takes 0.3 s), ``stop()``
+comes, or ``DEFER_MAX_S`` passes. The import is 0.25 s of Python holding the GIL (FastAPI, pydantic,
+uvicorn), which at start-up was taken from the window's first paint and, for a launch with a file, from
+mlx-vlm's import and so from the time to the first character (docs/adr/0025-local-api-code-loads-
+when-needed.md). Clients see no difference but that first request's wait.
 
     server = ApiServer(controller, settings)
-    server.start()              # → server.port; the discovery file appears once it listens (``ready``)
+    server.start()              # → server.port; the discovery file appears at once; ``ready`` once it serves
     ...
     server.stop()               # open requests end, the thread joins (≤ 3 s), the file goes
 """
@@ -17,8 +26,10 @@ import asyncio
 import contextlib
 import errno
 import logging
+import select
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +43,7 @@ log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 STOP_TIMEOUT_S = 3.0
+DEFER_MAX_S = 60.0  # a deferred server imports its code and serves by then, woken or not
 
 
 def bind(port: int, host: str = HOST) -> socket.socket:
@@ -62,7 +74,7 @@ def bind(port: int, host: str = HOST) -> socket.socket:
 class ApiServer(QObject):
     """The local API over the app's ``JobController`` (GUI thread object; the server runs in its own thread)."""
 
-    ready = Signal(int)  # the port, once the server listens and the discovery file is written
+    ready = Signal(int)  # the port, once the server serves (the discovery file is written before)
     failed = Signal(str)  # one line: the server could not start or stopped on its own
 
     def __init__(
@@ -91,10 +103,15 @@ class ApiServer(QObject):
         self._written: Path | None = None
         self._listening = threading.Event()
         self._stopping = threading.Event()  # stop() came, maybe before the server thread had built its server
+        self._wake_r: socket.socket | None = None  # wake(): a byte on this pair ends a deferred start's wait
+        self._wake_w: socket.socket | None = None
 
     # ------------------------------------------------------------------ GUI thread
-    def start(self) -> int:
-        """Bind, start the server thread, return the port. Raises OSError when no socket can be had."""
+    def start(self, defer: bool = False) -> int:
+        """Bind, start the server thread, return the port. Raises OSError when no socket can be had.
+
+        ``defer``: the thread imports the server's code only once woken (``wake``), knocked on by a client,
+        stopped, or after ``DEFER_MAX_S`` (module text); the discovery file is written at once either way."""
         if self._thread is not None:
             return self.port
         wanted = self._port_wanted
@@ -107,10 +124,19 @@ class ApiServer(QObject):
         upload_root = self.controller.temp_dir("upload")
         self._listening.clear()
         self._stopping.clear()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_w.setblocking(False)
+        if not defer:
+            self.wake()
         self._thread = threading.Thread(target=self._serve, args=(upload_root,), name="ocr-tray-api", daemon=True)
         self._thread.start()
         log.info("local API starting on %s:%d", HOST, self.port)
         return self.port
+
+    def wake(self) -> None:
+        """A deferred start imports the server's code and serves now (any thread; no effect after that)."""
+        with contextlib.suppress(OSError, AttributeError):
+            self._wake_w.send(b"w")  # type: ignore[union-attr]
 
     def wait_listening(self, timeout: float = 10.0) -> bool:
         """Block until the server listens (tests and the self-test; never the app's GUI thread)."""
@@ -137,6 +163,7 @@ class ApiServer(QObject):
         thread, self._thread = self._thread, None
         ok = True
         self._stopping.set()  # before reading _server: the thread sets _server, then checks this
+        self.wake()  # a deferred start still waiting: it sees the stop at once
         if thread is not None:
             server = self._server
             if server is not None:
@@ -149,16 +176,21 @@ class ApiServer(QObject):
             ok = not thread.is_alive()
             if not ok:
                 log.error("the local API thread did not stop within %.1f s", timeout)
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.close()
-            self._sock = None
+        for sock in (self._sock, self._wake_r, self._wake_w):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+        self._sock = self._wake_r = self._wake_w = None
         self._server = None
         return ok
 
     # ------------------------------------------------------------------ server thread
     def _serve(self, upload_root: Path) -> None:
         try:
+            self._write_discovery()
+            self._wait_until_wanted()
+            if self._stopping.is_set():
+                return
             import uvicorn
 
             from .routes import ServerContext, build_app
@@ -176,9 +208,42 @@ class ApiServer(QObject):
             asyncio.run(self._main(server))
         except Exception as e:
             log.error("the local API stopped: %s", type(e).__name__)
+            written, self._written = self._written, None
+            if written is not None:  # no client is sent to a server that is not coming
+                discovery.remove(written)
             self.failed.emit(f"The local API stopped ({type(e).__name__}: {e})")
         finally:
             self._listening.set()
+
+    def _write_discovery(self) -> None:
+        """The discovery file, as soon as the socket listens: a client that connects before the server serves
+        waits in the kernel's queue (and, on a deferred start, wakes the server)."""
+        if self._stopping.is_set():
+            return
+        try:
+            path = self._discovery_path or discovery.default_path()
+            self._written = discovery.write(self.info(), path)
+            if self._stopping.is_set():  # stop() came while it was written: it may not have seen it
+                written, self._written = self._written, None
+                discovery.remove(written)
+        except OSError as e:
+            log.error("the local API discovery file could not be written: %s", type(e).__name__)
+            self.failed.emit(f"The local API's discovery file could not be written ({e})")
+
+    def _wait_until_wanted(self) -> None:
+        """A deferred start's wait (``start``): until woken, a client connects, or ``DEFER_MAX_S`` passes.
+        Sleeps in ``select`` (no polling: an idle app wakes no more often for it)."""
+        give_up = time.monotonic() + DEFER_MAX_S
+        while not self._stopping.is_set():
+            left = give_up - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                ready, _, _ = select.select([self._sock, self._wake_r], [], [], left)
+            except (OSError, ValueError):  # a socket closed under it (stop)
+                return
+            if ready:
+                return
 
     async def _main(self, server: Any) -> None:
         self._loop = asyncio.get_running_loop()
@@ -193,11 +258,5 @@ class ApiServer(QObject):
             if server.should_exit:
                 return
             await asyncio.sleep(0.01)
-        try:
-            path = self._discovery_path or discovery.default_path()
-            self._written = discovery.write(self.info(), path)
-        except OSError as e:
-            log.error("the local API discovery file could not be written: %s", type(e).__name__)
-            self.failed.emit(f"The local API's discovery file could not be written ({e})")
         self._listening.set()
         self.ready.emit(self.port)

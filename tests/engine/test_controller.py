@@ -120,6 +120,26 @@ def test_submit_expands_folders_off_the_thread_and_names_what_it_leaves_out(qtbo
     assert any(m.startswith("notes.txt:") for m in messages) and any(m.startswith("missing.pdf:") for m in messages)
 
 
+def test_submitting_lasts_from_submit_until_the_files_reach_the_engine(qtbot, controller, engine, tmp_path):
+    """``submitting`` covers the pool thread's walk (the app waits for it before it loads the local API's code),
+    and ``submissionsSettled`` comes once all walks are done, also when nothing was left to queue."""
+    samples.write_png(tmp_path / "a.png")
+    settled = []
+    controller.submissionsSettled.connect(lambda: settled.append((controller.submitting, dict(engine.jobs))))
+    assert not controller.submitting
+    controller.submit([tmp_path / "a.png"])
+    controller.submit([tmp_path / "missing.pdf"])
+    assert controller.submitting and engine.jobs == {}  # on their way, not queued yet
+    wait_chores(qtbot)
+    assert not controller.submitting
+    assert len(settled) == 1  # once, after both walks
+    still_submitting, queued = settled[0]
+    assert not still_submitting and [os.path.basename(i.path) for i in queued.values()] == ["a.png"]
+    controller.submit([tmp_path / "missing.pdf"])  # nothing to queue: settled all the same
+    wait_chores(qtbot)
+    assert len(settled) == 2 and not controller.submitting
+
+
 def test_each_job_carries_its_options_and_client(controller, engine, tmp_path):
     png = samples.write_png(tmp_path / "a.png")
     [job] = controller.submit_files([png], OcrOptions(max_tokens=7), client=Client.CLI, client_name="tool/1.0")
