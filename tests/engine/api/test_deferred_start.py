@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from engine.api import discovery, server as server_module
+from engine.api import discovery
+from engine.api import server as server_module
 from engine.testing import samples
 
 from .conftest import Api, httpx
