@@ -1,12 +1,14 @@
 """Figure 7: page rasterising speed against poppler's ``pdftoppm``, same PDF, same DPI, both as processes.
 
 Three rasterisers, each a fresh process per run that writes every page's pixels to its stdout
-(a pipe this script drains and discards; no side writes a file):
+(a pipe of ``PIPE_BYTES`` this script drains and discards; no side writes a file):
 
 - **ours**: ``engine.documents`` with ``text_layer="off"`` (every page rendered) and image limits
   high enough that nothing is resized, so the time is MuPDF's drawing (ICC colour management
   off, ADR 0009) plus the hand-over to Pillow, then each page written as a binary PPM by Pillow's
-  PPM writer (the page is a Pillow image, as the model's processor receives it);
+  PPM writer (the page is a Pillow image, as the model's processor receives it). A process without
+  a window, as the CLI: the page in one drawing call (the app, beside its window, draws in bands with
+  pauses, which figure 4 measures);
 - **pdftoppm** (poppler-utils) ``-r DPI`` without an output prefix: binary PPMs to stdout;
 - **PyMuPDF's defaults**: ``page.get_pixmap(dpi=DPI)`` with colour management on (the library's
   default), each page written as a binary PPM.
@@ -74,9 +76,30 @@ fresh memory that no other side makes; it now writes with Pillow's PPM writer, a
 encoded. Ours went from 44–66 ms a page to 31–36 ms; three quick runs then gave ratios of 1.02,
 1.12 and 1.30 (pdftoppm 32–42 ms a page, its own spread). PyMuPDF's defaults still draw a page in
 about 85 % of our time: drawing in bands (for the window's heartbeat, figure 4) and emptying
-MuPDF's cache after every page (for figure 6's memory bound) are what is left."""
+MuPDF's cache after every page (for figure 6's memory bound) are what is left.
+
+The full run of ffa46a2 (2026-12-02 23:20, an AMD EPYC machine this time, the earlier runs on an Intel
+Xeon) missed: ours 22 ms a page, pdftoppm 18, PyMuPDF's defaults 21 (ratio 0.82; no rasterising code had
+changed, and the figure alone gave 0.87 the next morning). Measured apart (2026-12-03, 5 rounds each), two
+causes, neither of them MuPDF's drawing. First the pipe: each side wrote into a pipe of Linux's default
+64 KiB, and a writer of big blocks fills it, blocks and is woken about a hundred times a page. pdftoppm
+writes 4 KiB at a time and never fills it: 17.0 ms a page into the pipe, 15.0 into /dev/null; ours 22.5
+against 15.3, PyMuPDF's defaults 21.5 against 12.8. With a pipe of 1 MiB pdftoppm stays at 17.0 and the
+Python sides lose that cost (ours 16.9, PyMuPDF's defaults 15.3): the pipe is now 1 MiB for every side
+(`PIPE_BYTES`), which keeps the check that every side wrote the same bytes. Second the bands: in-process,
+best of three, a text page took 1.2–3.6 ms in one MuPDF call and 4.3–8.1 ms in bands, a scan 19.5 ms and
+24–25 ms — the display list, the scan's separate decode and a copy per band. They are there for a window
+that waits for Python's lock (figure 4); a process without one (the CLI, this figure) has nothing waiting,
+so `render_in_bands` now draws there in one call, the same picture (tested), and the app's window process
+keeps its bands and pauses. Both together, the figure alone three times: ours 15–16 ms a page against
+pdftoppm's 17–22, ratios 1.36, 1.16 and 1.15; PyMuPDF's defaults ÷ ours 1.03–1.19."""
 INSTALL_HINT = "install poppler-utils (Debian: sudo apt-get install poppler-utils; macOS: brew install poppler)"
 SIDES = ("pdftoppm", "ours", "pymupdf-default")
+# Each side's stdout is a pipe of 1 MiB (Linux's default ceiling for F_SETPIPE_SZ) rather than the default 64 KiB:
+# with 64 KiB, a writer of big blocks (Pillow's 64 KiB PPM chunks, PyMuPDF's 6 MB pixmap) blocks and is woken
+# about a hundred times a page, 4-6 ms a page that is not rasterising, while pdftoppm's 4 KiB writes never fill
+# it; with 1 MiB pdftoppm's time is unchanged (17.0 ms a page both ways) — see FINDINGS
+PIPE_BYTES = 1 << 20
 
 # ours: the engine's reader, every page rendered and not resized, each page's pixels out as a binary PPM
 _OURS = """
@@ -116,7 +139,8 @@ def command(ctx: common.Context, side: str, pdftoppm: str, pdf, last: int, pages
 def timed(cmd: list[str], ctx: common.Context) -> tuple[float, int]:
     """Seconds from spawn to exit, and the bytes it wrote to stdout (read and thrown away as they come)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctx.env, cwd=common.ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctx.env, cwd=common.ROOT,
+                            pipesize=_pipe_bytes())
     assert proc.stdout is not None
     size = 0
     while chunk := proc.stdout.read(1 << 20):
@@ -126,6 +150,15 @@ def timed(cmd: list[str], ctx: common.Context) -> tuple[float, int]:
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {err.decode(errors='replace')[-800:]}")
     return seconds, size
+
+
+def _pipe_bytes() -> int:
+    """PIPE_BYTES, or less where the system allows less (-1: the platform's default, as on macOS)."""
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as f:
+            return min(PIPE_BYTES, int(f.read()))
+    except (OSError, ValueError):
+        return -1
 
 
 def per_page(rows, side: str, pages: int, short: int = 2) -> list[float]:
@@ -167,6 +200,7 @@ def run(ctx: common.Context) -> Result:
     _plot(plot, {side: per_page(rows, side, pages) for side in SIDES}, ratio, default_ratio)
     version = subprocess.run([pdftoppm, "-v"], capture_output=True, text=True).stderr.splitlines()[:1]
     same_output = len({sizes[(side, pages)] for side in SIDES}) == 1
+    pipe = f"{_pipe_bytes() // 1024} KiB" if _pipe_bytes() > 0 else "the system's default size"
     return Result(
         NUMBER, TITLE, TARGET, BASELINE_LABEL,
         baseline=f"pdftoppm {med['pdftoppm'] * 1000:.0f} ms/page; PyMuPDF's defaults "
@@ -176,7 +210,7 @@ def run(ctx: common.Context) -> Result:
         passes_check=ratio >= LIMIT - (QUICK_MARGIN if ctx.quick else MARGIN),
         margin=f"−{QUICK_MARGIN if ctx.quick else MARGIN}",
         note=f"{pages}-page A4 PDF (half text, half scans) at {DPI} DPI; {rounds} interleaved rounds, each side a "
-             "process writing binary PPMs to a pipe; marginal time per page = (all pages − pages 1–2) ÷ "
+             f"process writing binary PPMs to a pipe of {pipe}; marginal time per page = (all pages − pages 1–2) ÷ "
              f"{pages - 2}; whole process for all {pages} pages: "
              + ", ".join(f"{s} {whole[s]:.2f} s" for s in SIDES)
              + f"; bytes out for all pages: {sizes[('ours', pages)]}"

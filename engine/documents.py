@@ -439,14 +439,17 @@ def _after_step(began: float) -> None:
 
 
 def render_in_bands(fitz, page, zoom: float):
-    """The page drawn at ``zoom`` as an RGB Pillow image, in horizontal bands of at most ``BAND_ROWS`` rows.
+    """The page drawn at ``zoom`` as an RGB Pillow image; in a process with a window, in horizontal bands of at
+    most ``BAND_ROWS`` rows.
 
     One MuPDF drawing call holds Python's lock for its whole length: an A4 scan at 144 dpi is 40–50 ms
     in one call on a slow CPU, long enough to stall the window. Drawn band by band from one display list
     (the page's content is interpreted once), with the page's scan decoded once beforehand
-    (``decode_page_images``), no call holds it for more than a few milliseconds, and in a process with a
-    window each is followed by a pause (``give_way_to_window``). The bands are pixel-aligned, so the
-    picture is the one a single call draws, row for row.
+    (``decode_page_images``), no call holds it for more than a few milliseconds, and each is followed by a
+    pause (``give_way_to_window``). The bands are pixel-aligned, so the picture is the one a single call
+    draws, row for row. Bands cost time (the display list, the scan's separate decode, a copy per band:
+    2–3 ms of an A4 page's 13–16 ms on a fast CPU, figure 7), so a process without a window (the CLI, a
+    script) draws the page in one call: nothing there waits for the lock.
 
     No image is filled before it is written (Pillow fills a new image unless told not to: 8 MB for an A4
     page, and as much again for the bands), and nothing is copied twice: where the time went in figure 7,
@@ -457,7 +460,7 @@ def render_in_bands(fitz, page, zoom: float):
     full = page.rect * matrix
     box = fitz.IRect(full.irect)
     bands = max(1, -(-box.height // BAND_ROWS))
-    if bands == 1:
+    if bands == 1 or not _give_way:
         return _to_pillow(page.get_pixmap(matrix=matrix, colorspace=fitz.csRGB, alpha=False))
     listing = page.get_displaylist()
     decode_page_images(fitz, page, box.width * box.height)

@@ -91,9 +91,12 @@ def test_pdf_render_respects_dpi_and_max_side(tmp_path):
 
 @pytest.mark.parametrize("scanned", [True, False], ids=["scan", "text"])
 def test_a_page_is_drawn_in_bands_and_the_picture_is_the_whole_pages(tmp_path, monkeypatch, scanned):
-    """No MuPDF drawing call holds Python's lock for a whole A4 page (the window would stall beside it),
-    and drawing band by band changes no pixel."""
+    """In a process with a window, no MuPDF drawing call holds Python's lock for a whole A4 page (the window
+    would stall beside it), and drawing band by band changes no pixel."""
     from engine import documents
+
+    monkeypatch.setattr(documents, "_give_way", True)
+    monkeypatch.setattr(documents.time, "sleep", lambda s: None)
 
     p = samples.write_pdf(tmp_path / "d.pdf", pages=1, text_pages=set() if scanned else {1}, size=(595, 842))
     if not scanned:  # a page with text, drawn rather than read: the bands cut through its lines
@@ -137,22 +140,34 @@ def test_a_page_is_drawn_in_bands_and_the_picture_is_the_whole_pages(tmp_path, m
 
 
 def test_pages_give_way_to_a_window_only_in_a_process_that_has_one(tmp_path, monkeypatch):
-    """With a window beside it (desktop.application turns this on), every drawing step is followed by a pause
-    as long as the step, within bounds, so the window thread gets its turns at Python's lock; without one
-    (the CLI) nothing pauses."""
+    """With a window beside it (desktop.application turns this on), the page is drawn in bands and every
+    drawing step is followed by a pause as long as the step, within bounds, so the window thread gets its
+    turns at Python's lock; without one (the CLI, a script) the page is drawn in one call, the same picture,
+    and nothing pauses (bands cost time: figure 7)."""
     from engine import documents
 
     p = samples.write_pdf(tmp_path / "d.pdf", pages=1, text_pages=set(), size=(595, 842))
     page = pymupdf.open(p)[0]
     pauses: list[float] = []
+    bands: list[int] = []
+    real = pymupdf.DisplayList.get_pixmap
+
+    def counted(self, *args, **kwargs):  # Page.get_pixmap draws through a display list too
+        pix = real(self, *args, **kwargs)
+        bands.append(pix.height)
+        return pix
+
+    monkeypatch.setattr(pymupdf.DisplayList, "get_pixmap", counted)
     monkeypatch.setattr(documents.time, "sleep", pauses.append)
     monkeypatch.setattr(documents, "BAND_ROWS", 300)
     monkeypatch.setattr(documents, "_give_way", False)
-    documents.render_in_bands(pymupdf, page, 2.0)
-    assert pauses == []
+    alone = documents.render_in_bands(pymupdf, page, 2.0)
+    assert pauses == [] and bands == [1684]  # one drawing call, the whole page
+    bands.clear()
     documents.give_way_to_window()
-    documents.render_in_bands(pymupdf, page, 2.0)
-    assert len(pauses) == 1 + 6  # after the scan's decode and after each of the six bands
+    beside = documents.render_in_bands(pymupdf, page, 2.0)
+    assert len(bands) == 6 and max(bands) <= 300 and len(pauses) == 1 + 6  # the decode, then each band
+    assert alone.size == beside.size == (1190, 1684) and alone.tobytes() == beside.tobytes()
     assert all(documents.GIVE_WAY_MIN_S <= s <= documents.GIVE_WAY_MAX_S for s in pauses), pauses
 
 
