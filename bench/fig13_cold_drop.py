@@ -103,7 +103,15 @@ token, was checked: switching it off changed nothing before the first text (0.29
 token to the first text with it, 0.29–0.34 s without). So on 2 cores this figure sits near ×1.0 and one
 run's five rounds land it on either side of 0.95; ≤ 0.95 needs cores the read leaves free (Apple silicon
 has 8–12, where the page is hidden behind the load) or a read that costs less CPU than a copy into fresh
-memory, which MLX's loader does not offer here (it allocates and fills every array)."""
+memory, which MLX's loader does not offer here (it allocates and fills every array).
+
+On an AMD EPYC machine, about twice as fast at the model. The full run of ffa46a2 measured ×1.028 (app
+median 1.53 s, bare 1.49; the drag 1 s ahead ×0.729). The full run of e6b900b, after the model is read
+through once before round 0 (`common.read_through`; before it, the first process of round 0 read the model
+from disk), measured ×0.994 (app 1.26–1.59 s, median 1.30; bare 1.27–1.45 s, median 1.30; the drag 1 s ahead
+0.91–1.08 s, ×0.728). The app's model is ready 0.36 s after the drop. The reading above stands: on 2 cores
+the weights' read keeps both cores busy, so page 1 beside it hides nothing and the figure sits at ×1.0. Only
+the prewarm a drag starts (×0.73) shows what overlap is worth."""
 
 
 def worker(side: str, model: str, pdf: str, max_tokens: int) -> dict:

@@ -68,7 +68,22 @@ above stands.
 The full run of d899e3e: ×1.037 (per round 1.108, 1.113, 0.965, 0.967; engine − bare −108 ms a page);
 the bare loop's page preparation 37 ms of a 3.3 s page, so overlap alone is worth ×1.011 here, and the
 rounds' spread (±7%) decides the rest. The ceiling stands; the target needs a page that takes the model
-under a second (a real model on Apple silicon's GPU)."""
+under a second (a real model on Apple silicon's GPU).
+
+On an AMD EPYC machine, about twice as fast at the model: a page takes 1.2 s, not 3–4 s. The full run of
+ffa46a2 measured ×0.989 (+15 ms a page). The full run of e6b900b measured ×0.975 (per round 0.956, 0.984,
+0.976, 0.974; engine − bare +30 ms a page). The bare loop's preparation is 21.5 ms of a 1.2 s page, so
+overlap alone could give ×1.018 at most. Probed (2026-12-03, the figure's worker, 12 pages, two rounds a
+process):
+- The engine's time is almost all inside `Backend.ocr`: 17.61–17.64 s of a 17.66–17.69 s document, about
+  4 ms a page between pages.
+- The same worker with the next page prepared only when asked (no overlap) against the normal one gave
+  per-round ratios of 0.98, 1.05, 1.02 and 0.98 against 1.04, 0.93, 0.96 and 1.02. They cannot be told
+  apart: one round spreads ±5%, and the overlap is worth 2%.
+- On this machine the model's step uses both cores, and the helper's page competes with it for CPU and for
+  Python's lock (MuPDF holds it through a drawing call).
+The ceiling stands: ≥ 1.05 from overlap needs a page the preparation is ≥ 5% of, or cores the model
+leaves free."""
 
 
 def worker(model: str, pdf: str, warm_up: str, rounds: int, max_tokens: int) -> dict:

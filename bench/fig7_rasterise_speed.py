@@ -92,7 +92,10 @@ best of three, a text page took 1.2–3.6 ms in one MuPDF call and 4.3–8.1 ms 
 that waits for Python's lock (figure 4); a process without one (the CLI, this figure) has nothing waiting,
 so `render_in_bands` now draws there in one call, the same picture (tested), and the app's window process
 keeps its bands and pauses. Both together, the figure alone three times: ours 15–16 ms a page against
-pdftoppm's 17–22, ratios 1.36, 1.16 and 1.15; PyMuPDF's defaults ÷ ours 1.03–1.19."""
+pdftoppm's 17–22, ratios 1.36, 1.16 and 1.15; PyMuPDF's defaults ÷ ours 1.03–1.19.
+
+The full run of e6b900b (2026-12-03 03:32, the same AMD machine): ours 15 ms a page, pdftoppm 17,
+PyMuPDF's defaults 15: ratio 1.12, which meets (PyMuPDF's defaults ÷ ours 1.03)."""
 INSTALL_HINT = "install poppler-utils (Debian: sudo apt-get install poppler-utils; macOS: brew install poppler)"
 SIDES = ("pdftoppm", "ours", "pymupdf-default")
 # Each side's stdout is a pipe of 1 MiB (Linux's default ceiling for F_SETPIPE_SZ) rather than the default 64 KiB:

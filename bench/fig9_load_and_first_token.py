@@ -105,7 +105,21 @@ more than bare mlx-vlm (not measured further); this figure wants a quiet machine
 The full run of d899e3e (the watched guard): ×1.14, which meets, in the same run as figure 4 (p99 6.6 ms,
 max 28.5 ms). Engine 0.37–0.93 s (median 0.42 s; the 0.93 s is again the first process after figure 8,
 whose launches drop the page cache), bare 0.32–0.42 s (median 0.37 s). Without that first round the
-engine is 0.02–0.05 s behind bare in each pair, the locating, vetting and template named above."""
+engine is 0.02–0.05 s behind bare in each pair, the locating, vetting and template named above.
+
+On an AMD EPYC machine (from 2026-12-02 23:00; the runs above were on an Intel Xeon). The full run of
+ffa46a2 measured ×1.25 (+83 ms), inside the margin: engine 1.80, 0.43, 0.32, 0.41, 0.42 s; bare 0.34, 0.34,
+0.31, 0.27, 0.34 s. Its first engine process was again the slow one. It was slow when the figure ran alone
+too, right after building the model (1.2–1.4 s, the others 0.30–0.39 s), so it is not only figure 8's cache
+drop: this VM's memory monitor (kdamond) reclaims cold page cache, and the first process read the model from
+disk. Round 0's first process is always the engine, so the bias always fell on the engine's side. The figure
+now reads the model's files through once before round 0 (`common.read_through`), for both sides alike.
+What the engine adds, measured inside the worker (fresh processes, four): locating 2–4 ms, vetting 4–7 ms,
+the fit check about 1 ms, the guarded first render of the template 11–20 ms; `mlx_vlm.load` with the
+engine's reader 334–537 ms; the load as the figure clocks it 9–13 ms longer than the backend's. So about
+25–35 ms is structural, ×1.08–1.12 on this CPU's 0.3 s load, and the rest is the read's spread. The full
+run of e6b900b: ×1.10 (+32 ms), which meets, in the same run as figure 4 (p99 7.6 ms, max 27.0 ms, no gap over
+50 ms)."""
 
 
 def worker(side: str, model: str) -> dict:
