@@ -84,8 +84,9 @@ Two full runs on an AMD EPYC machine (2026-12-02 23:20 on ffa46a2, and 2026-12-0
 earlier runs were on an Intel Xeon; this CPU is about twice as fast at the model. Window 0.58 and 0.65 s
 (met). First character 3.88 s against bare's 3.09 s (×1.25), and 3.93 against 3.05 (×1.29): 0.8–0.9 s
 behind, the same structure as above. The window comes at 0.6 s, and the model's import and load start after
-it, from a cold page cache. The local API's deferred start (ADR 0025) took its import off the launch: four
-probe pairs with the API on measured 2.79 s, against 2.75 s with it off. The figure's miss is the GUI's
+it, from a cold page cache. The local API's deferred start (ADR 0025) took its import off the launch: five
+probe pairs (warm cache) with the API on measured 2.79 s, against 2.75 s with it off (3.38 against 3.01
+before it). The figure's miss is the GUI's
 start before the model's, and the target still needs that start off the model's path (a second process), or a
 disk and cores that the import does not saturate."""
 
