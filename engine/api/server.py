@@ -234,12 +234,15 @@ class ApiServer(QObject):
         """A deferred start's wait (``start``): until woken, a client connects, or ``DEFER_MAX_S`` passes.
         Sleeps in ``select`` (no polling: an idle app wakes no more often for it)."""
         give_up = time.monotonic() + DEFER_MAX_S
+        sock, wake = self._sock, self._wake_r
+        if sock is None or wake is None:  # stopped before the wait began
+            return
         while not self._stopping.is_set():
             left = give_up - time.monotonic()
             if left <= 0:
                 return
             try:
-                ready, _, _ = select.select([self._sock, self._wake_r], [], [], left)
+                ready, _, _ = select.select([sock, wake], [], [], left)
             except (OSError, ValueError):  # a socket closed under it (stop)
                 return
             if ready:
