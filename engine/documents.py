@@ -448,8 +448,8 @@ def render_in_bands(fitz, page, zoom: float):
     (``decode_page_images``), no call holds it for more than a few milliseconds, and each is followed by a
     pause (``give_way_to_window``). The bands are pixel-aligned, so the picture is the one a single call
     draws, row for row. Bands cost time (the display list, the scan's separate decode, a copy per band:
-    2–3 ms of an A4 page's 13–16 ms on a fast CPU, figure 7), so a process without a window (the CLI, a
-    script) draws the page in one call: nothing there waits for the lock.
+    3–5 ms an A4 page on a fast CPU, where one call takes 1–4 ms for text and 20 ms for a scan; figure 7),
+    so a process without a window (the CLI, a script) draws the page in one call: nothing waits there.
 
     No image is filled before it is written (Pillow fills a new image unless told not to: 8 MB for an A4
     page, and as much again for the bands), and nothing is copied twice: where the time went in figure 7,
