@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,10 @@ VALUE_CAP = 1_000_000  # characters (or items) in any value a template computes
 OUTPUT_CAP = 1_000_000  # characters a template renders
 NUMBER_BITS = 4096  # integers a template computes (10**1233)
 CHECK_EVERY = 0.01  # seconds between two looks at the resident size
+# A stop can land where Python drops exceptions ("Exception ignored in": a __del__, a weakref or gc callback run
+# in the rendering thread). While the render has not ended, the watch raises it again this often (seconds).
+RESTOP_EVERY = 0.01
+MAX_STACK_WALK = 10_000  # frames looked at for the render's own (Python's recursion limit is 1,000 by default)
 
 T = TypeVar("T")
 _monotonic = time.monotonic  # the watch's clock (a test may stand in for it)
@@ -349,28 +354,34 @@ def installed() -> bool:
 # ------------------------------------------------------------------- render
 class _Stopped(TemplateRefused):
     """What the watch raises in the rendering thread (Python makes it with no arguments, at the moment it
-    lands); the reason is the watch's own. Each watch raises a subclass of its own, which marks it landed."""
-
-    watch: _Watch | None = None
+    lands); the reason is the watch's own."""
 
     def __init__(self) -> None:
         super().__init__("was stopped")
-        if self.watch is not None:
-            self.watch.landed = True
 
 
 def _raise_in(thread_id: int, exception: type[BaseException]) -> None:
     """Raise ``exception`` in thread ``thread_id`` at its next Python instruction (CPython's
-    ``PyThreadState_SetAsyncExc``). Never cancelled: on Python 3.11 a cancelled one leaves the interpreter's
-    "something pending" flag up, and the next traced call spins on it for good."""
+    ``PyThreadState_SetAsyncExc``; a second call before the first has landed replaces it). Never cancelled: on
+    Python 3.11 a cancelled one leaves the interpreter's "something pending" flag up, and the next traced call
+    spins on it for good."""
     import ctypes
 
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exception))
 
 
+def _rendering(render: Callable[[], T]) -> T:
+    """The render's own frame: while it is on the rendering thread's stack, a stop lands inside the render."""
+    return render()
+
+
 class _Watch:
     """One render's deadline and memory budget, checked every ``CHECK_EVERY`` seconds from a thread of its
-    own; the first one broken stops the rendering thread (once) by raising ``_Stopped`` in it."""
+    own. Once one is broken, the watch raises ``_Stopped`` in the rendering thread, and again every
+    ``RESTOP_EVERY`` seconds, for as long as that thread is inside the render (``_rendering`` on its stack):
+    a stop that lands in a ``__del__``, a weakref or a gc callback is dropped by Python ("Exception ignored
+    in"), and the render would run on. No stop is raised once the render's frame has left the stack, so none
+    lands in the caller's code; the watch then ends."""
 
     def __init__(self, seconds: float, memory_bytes: int) -> None:
         import psutil
@@ -381,8 +392,7 @@ class _Watch:
         self.start_rss = self.process.memory_info().rss
         self.deadline = _monotonic() + seconds
         self.reason: str | None = None  # why the render was stopped, once it is
-        self.landed = False  # the stop has been raised in the rendering thread
-        self.stop = type("_Stopped", (_Stopped,), {"watch": self})
+        self.raised = 0  # stops raised in the rendering thread
         self._lock = threading.Lock()
         self._armed = True
         self._done = threading.Event()
@@ -396,27 +406,44 @@ class _Watch:
             return f"took more than {self.memory_bytes // (1024 * 1024)} MB of memory"
         return None
 
+    def _inside_render(self) -> bool:
+        frame = sys._current_frames().get(self.target)
+        depth = 0
+        while frame is not None and depth < MAX_STACK_WALK:
+            if frame.f_code is _rendering.__code__:
+                return True
+            frame, depth = frame.f_back, depth + 1
+        return False
+
     def _run(self) -> None:
-        while not self._done.wait(CHECK_EVERY):
-            reason = self._broken()
-            if reason is not None:
-                with self._lock:
-                    if self._armed:
-                        self.reason = reason
-                        _raise_in(self.target, self.stop)
-                return
+        every = CHECK_EVERY
+        while not self._done.wait(every):
+            reason = self.reason or self._broken()
+            if reason is None:
+                continue
+            with self._lock:
+                if not self._armed:
+                    return
+                if not self._inside_render():
+                    if self.raised:  # stopped, and out of the render (disarm may have been cut short by it)
+                        return
+                    continue  # not in it yet: the next look
+                self.reason = reason
+                self.raised += 1
+                _raise_in(self.target, _Stopped)
+            every = RESTOP_EVERY
 
     def disarm(self) -> None:
-        """On the rendering thread: no stop is raised after this, and one raised but not landed yet lands here
-        (within a few instructions), not in the caller's code later."""
+        """On the rendering thread, after the render: no stop is raised after this, and one raised just as the
+        render ended lands here (at the next instruction), not in the caller's code later."""
         with self._lock:
             self._armed = False
         self._done.set()
         self._thread.join()
-        if self.reason is not None and not self.landed:
-            give_up = _monotonic() + 1.0
+        if self.raised:
+            give_up = time.perf_counter() + 0.005  # not _monotonic: the deadline's clock, which tests may stop
             try:
-                while not self.landed and _monotonic() < give_up:
+                while time.perf_counter() < give_up:
                     pass
             except _Stopped:
                 pass
@@ -437,7 +464,7 @@ def guarded(render: Callable[[], T], folder: Path | str | None, seconds: float =
     watch = _Watch(seconds, memory_bytes)
     try:
         try:
-            out = render()
+            out = _rendering(render)
         finally:
             watch.disarm()
     except TemplateRefused as e:

@@ -730,14 +730,14 @@ def test_the_default_deadline_is_two_seconds(monkeypatch):
     assert seen == [1] and not finished
 
 
-LONG_LOOP = "{% for i in range(1000) %}{% for j in range(8000) %}{% endfor %}{% endfor %}ok"  # about 0.5 s
+LONG_LOOP = "{% for i in range(1000) %}{% for j in range(12000) %}{% endfor %}{% endfor %}ok"  # 0.3-0.75 s
 
 
 def test_a_long_but_finite_template_is_not_cut_short():
     """A render that takes a while within its budget renders in full: only the budget stops one."""
     t0 = time.monotonic()
     out = template_guard.guarded(lambda: render_plain(LONG_LOOP), "model-x")
-    assert out == "ok" and time.monotonic() - t0 > 20 * template_guard.CHECK_EVERY
+    assert out == "ok" and time.monotonic() - t0 > 10 * template_guard.CHECK_EVERY
 
 
 def test_a_render_that_ends_as_its_budget_does_never_raises_afterwards():
@@ -761,6 +761,37 @@ def test_a_render_that_ends_as_its_budget_does_never_raises_afterwards():
         for k in range(200_000):  # Python instructions after the guard: a stray stop would land here
             total += k
     assert outcomes == {"rendered", "refused"}, outcomes
+    assert not [t for t in threading.enumerate() if t.name == "template-watch"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_stop_that_python_swallows_is_raised_again_until_the_render_ends():
+    """A stop can land where Python cannot raise it and drops it ("Exception ignored in"): a ``__del__``, a
+    weakref or gc callback run in the rendering thread (CI saw one land in a gc callback). The render must not
+    run on: the watch raises the stop again, every ``RESTOP_EVERY``, while the render's frame is on the stack;
+    and none lands in the caller's code afterwards."""
+
+    class Busy:  # most of the render's time is spent in __del__, where a stop is swallowed
+        def __del__(self):
+            for _ in range(500):
+                pass
+
+    ran_out = []
+
+    def render():
+        give_up = time.monotonic() + 8.0  # finite, so that a guard that lets it run fails instead of hanging
+        while time.monotonic() < give_up:
+            Busy()
+        ran_out.append(True)
+        return "ok"
+
+    t0 = time.monotonic()
+    with pytest.raises(ModelRejected, match=r"ran for more than 0\.2 s"):
+        template_guard.guarded(render, "model-x", seconds=0.2)
+    assert not ran_out and time.monotonic() - t0 < 3.0  # 0.3-0.9 s here (each stop has a chance to land outside)
+    total = 0
+    for k in range(200_000):  # Python instructions after the guard: a stray stop would land here
+        total += k
     assert not [t for t in threading.enumerate() if t.name == "template-watch"]
 
 
