@@ -370,8 +370,11 @@ def _raise_in(thread_id: int, exception: type[BaseException]) -> None:
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exception))
 
 
-def _rendering(render: Callable[[], T]) -> T:
-    """The render's own frame: while it is on the rendering thread's stack, a stop lands inside the render."""
+def _rendering(render: Callable[[], T], watch: _Watch) -> T:
+    """The render's own frame: while it is on the rendering thread's stack, a stop lands inside the render. The
+    watch knows this call's frame itself, not only the function's code: a watch that outlives its render (its
+    ``disarm`` cut short by a stop) must never see the next render's frame as its own."""
+    watch.frame = sys._getframe()
     return render()
 
 
@@ -393,6 +396,7 @@ class _Watch:
         self.deadline = _monotonic() + seconds
         self.reason: str | None = None  # why the render was stopped, once it is
         self.raised = 0  # stops raised in the rendering thread
+        self.frame: Any = None  # the render's frame (``_rendering``), once it runs
         self._lock = threading.Lock()
         self._armed = True
         self._done = threading.Event()
@@ -407,10 +411,13 @@ class _Watch:
         return None
 
     def _inside_render(self) -> bool:
+        mine = self.frame
+        if mine is None:
+            return False
         frame = sys._current_frames().get(self.target)
         depth = 0
         while frame is not None and depth < MAX_STACK_WALK:
-            if frame.f_code is _rendering.__code__:
+            if frame is mine:
                 return True
             frame, depth = frame.f_back, depth + 1
         return False
@@ -438,6 +445,7 @@ class _Watch:
         render ended lands here (at the next instruction), not in the caller's code later."""
         with self._lock:
             self._armed = False
+        self.frame = None
         self._done.set()
         self._thread.join()
         if self.raised:
@@ -464,7 +472,7 @@ def guarded(render: Callable[[], T], folder: Path | str | None, seconds: float =
     watch = _Watch(seconds, memory_bytes)
     try:
         try:
-            out = _rendering(render)
+            out = _rendering(render, watch)
         finally:
             watch.disarm()
     except TemplateRefused as e:
