@@ -509,11 +509,9 @@ def read_through(folder: Path) -> None:
     drop it (figure 8's cold launches), and this machine's memory monitor (kdamond) reclaims cold page cache
     over minutes. Figure 9's first engine process loaded in 1.2-1.8 s against 0.3-0.4 s for the rest, standing
     alone as well as after figure 8 (2026-12-03), always on the side that goes first in round 0."""
-    for f in sorted(folder.iterdir()):
-        if f.is_file():
-            with open(f, "rb", buffering=0) as fh:
-                while fh.read(8 << 20):
-                    pass
+    from engine import native_prefetch
+
+    native_prefetch.warm(sorted(f for f in folder.iterdir() if f.is_file()))
 
 
 def flush_to_disk(folder: Path) -> None:

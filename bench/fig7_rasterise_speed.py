@@ -26,6 +26,7 @@ pdftoppm comes with Debian's poppler-utils: ``sudo apt-get install poppler-utils
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import sys
@@ -155,6 +156,7 @@ def timed(cmd: list[str], ctx: common.Context) -> tuple[float, int]:
     return seconds, size
 
 
+@functools.cache
 def _pipe_bytes() -> int:
     """PIPE_BYTES, or less where the system allows less (-1: the platform's default, as on macOS)."""
     try:

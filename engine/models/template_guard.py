@@ -395,7 +395,7 @@ class _Watch:
         self.start_rss = self.process.memory_info().rss
         self.deadline = _monotonic() + seconds
         self.reason: str | None = None  # why the render was stopped, once it is
-        self.raised = 0  # stops raised in the rendering thread
+        self.stopped = False  # a stop has been raised in the rendering thread
         self.frame: Any = None  # the render's frame (``_rendering``), once it runs
         self._lock = threading.Lock()
         self._armed = True
@@ -432,11 +432,11 @@ class _Watch:
                 if not self._armed:
                     return
                 if not self._inside_render():
-                    if self.raised:  # stopped, and out of the render (disarm may have been cut short by it)
+                    if self.stopped:  # stopped, and out of the render (disarm may have been cut short by it)
                         return
                     continue  # not in it yet: the next look
                 self.reason = reason
-                self.raised += 1
+                self.stopped = True
                 _raise_in(self.target, _Stopped)
             every = RESTOP_EVERY
 
@@ -448,7 +448,7 @@ class _Watch:
         self.frame = None
         self._done.set()
         self._thread.join()
-        if self.raised:
+        if self.stopped:
             give_up = time.perf_counter() + 0.005  # not _monotonic: the deadline's clock, which tests may stop
             try:
                 while time.perf_counter() < give_up:
