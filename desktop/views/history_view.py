@@ -26,7 +26,7 @@ import os
 import time
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -39,6 +39,8 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QScrollArea,
+    QStyle,
+    QStyledItemDelegate,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -56,6 +58,9 @@ log = logging.getLogger(__name__)
 
 NAME, STATUS, WHEN = range(3)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+FILE_ROLE = Qt.ItemDataRole.UserRole + 2  # (name, folder) of a document's row; a search's snippet row has none
+SEPARATOR = "  ·  "
+MIN_FOLDER_PX = 60  # narrower than this, the folder is left out of the row (its tooltip keeps the whole path)
 SEARCH_DELAY_MS = 250
 LIST_LIMIT = 2000  # rows shown at once; search reaches the rest
 THUMB = QSize(240, 240)  # the picture panel's thumbnail fits in this (logical pixels)
@@ -83,6 +88,49 @@ def short_folder(path: str) -> str:
     if folder == home or folder.startswith(home + os.sep):
         folder = "~" + folder[len(home):]
     return folder or "/"
+
+
+def fit_name_and_folder(name: str, folder: str, metrics: QFontMetrics, width: int) -> str:
+    """A document's row text in ``width`` pixels: ``name  ·  folder`` when it fits. Otherwise the folder gives
+    way first (elided in its middle, then left out), and only then the name, elided in its middle so that its
+    start and its ending (``…(2).png``) stay: two captures of one minute still differ."""
+    full = f"{name}{SEPARATOR}{folder}" if folder else name
+    if metrics.horizontalAdvance(full) <= width:
+        return full
+    room = width - metrics.horizontalAdvance(name + SEPARATOR)
+    if folder and room >= MIN_FOLDER_PX:
+        return f"{name}{SEPARATOR}{metrics.elidedText(folder, Qt.TextElideMode.ElideMiddle, room)}"
+    return metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, width)
+
+
+class NameAndFolderDelegate(QStyledItemDelegate):
+    """The Document column: the row's name stays readable however narrow the column (``fit_name_and_folder``);
+    the view's own elision would cut "name · folder" in its middle and keep neither."""
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        parts = index.data(FILE_ROLE)
+        if not parts:
+            return
+        widget = option.widget
+        style = widget.style() if widget is not None else None
+        margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, widget) + 1 if style else 4
+        option.text = fit_name_and_folder(parts[0], parts[1], option.fontMetrics, option.rect.width() - 2 * margin)
+
+
+def when_text(started: float, now: float | None = None) -> str:
+    """When a document was read, as Mail lists messages: the time today, "Yesterday" and the time, then the
+    date (with the year once it is not this year's). The full date and time are in the cell's tooltip."""
+    then = time.localtime(started)
+    today = time.localtime(now)
+    clock = f"{then.tm_hour:02d}:{then.tm_min:02d}"
+    if (then.tm_year, then.tm_yday) == (today.tm_year, today.tm_yday):
+        return clock
+    yesterday = time.localtime(time.mktime((today.tm_year, today.tm_mon, today.tm_mday - 1, 12, 0, 0, 0, 0, -1)))
+    if (then.tm_year, then.tm_yday) == (yesterday.tm_year, yesterday.tm_yday):
+        return f"Yesterday {clock}"
+    day = f"{then.tm_mday} {time.strftime('%b', then)}"
+    return f"{day} {clock}" if then.tm_year == today.tm_year else f"{day} {then.tm_year}"
 
 
 def status_text(doc: HistoryDocument) -> str:
@@ -140,12 +188,13 @@ class HistoryView(QWidget):
         self.tree.setAlternatingRowColors(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.setItemDelegateForColumn(NAME, NameAndFolderDelegate(self.tree))
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(WHEN, QHeaderView.ResizeMode.ResizeToContents)
-        header.setMinimumSectionSize(90)  # an empty list (no match) keeps readable columns
+        header.setMinimumSectionSize(40)  # the Document column takes what Status and When leave (not less)
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self.tree.itemSelectionChanged.connect(self._load_picture)
         self.tree.itemActivated.connect(lambda *_: self.open_selected())
@@ -243,10 +292,13 @@ class HistoryView(QWidget):
         self.documents = list(docs)
         self.tree.clear()
         for doc in self.documents:
-            when = time.strftime("%d %b %H:%M", time.localtime(doc.started))
-            item = QTreeWidgetItem([f"{doc.name}  ·  {short_folder(doc.path)}", status_text(doc), when])
+            when = when_text(doc.started)
+            folder = short_folder(doc.path)
+            item = QTreeWidgetItem([f"{doc.name}{SEPARATOR}{folder}", status_text(doc), when])
             item.setData(NAME, ID_ROLE, doc.id)
+            item.setData(NAME, FILE_ROLE, (doc.name, folder))
             item.setToolTip(NAME, doc.path)
+            item.setToolTip(WHEN, time.strftime("%A %d %B %Y, %H:%M", time.localtime(doc.started)))
             if doc.error:
                 item.setToolTip(STATUS, doc.error)
             self.tree.addTopLevelItem(item)

@@ -12,7 +12,15 @@ import textwrap
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
-from desktop.views.history_view import HistoryView, short_folder, status_text
+from desktop.views.history_view import (
+    FILE_ROLE,
+    NAME,
+    HistoryView,
+    fit_name_and_folder,
+    short_folder,
+    status_text,
+    when_text,
+)
 from desktop.views.result_view import ResultView
 from engine.history import HistoryStore
 from engine.jobs import DocumentStatus, JobStatus, PageResult
@@ -239,6 +247,65 @@ def test_rows_name_the_folder_and_a_search_shows_where_it_found_the_words(qtbot,
     assert top.childCount() == 1
     snippet = top.child(0).text(0)
     assert "considerably" in snippet and not snippet.lstrip("…").startswith(("he ", "e ", "arterly"))
+
+
+def test_a_narrow_row_keeps_the_name_readable_and_drops_the_folder_first(qtbot, view):
+    from PySide6.QtGui import QFontMetrics
+
+    metrics = QFontMetrics(view.tree.font())
+    name, folder = "Screen capture 2026-12-03 at 06.27.27 (1).png", "~/Library/Application Support/OCR Tray/captures"
+    full = f"{name}  ·  {folder}"
+    wide = metrics.horizontalAdvance(full) + 4
+    assert fit_name_and_folder(name, folder, metrics, wide) == full
+    # a little narrower: the whole name, and what fits of the folder (elided in its middle)
+    some = fit_name_and_folder(name, folder, metrics, wide - 60)
+    assert some.startswith(f"{name}  ·  ~/") and some.endswith("captures") and "…" in some
+    # narrower than the name: the folder is gone, the name keeps its start and its ending
+    for width in (220, 120, 80):
+        text = fit_name_and_folder(name, folder, metrics, width)
+        assert "·" not in text and text.startswith("Scr") and text.endswith(".png"), (width, text)
+        assert metrics.horizontalAdvance(text) <= width, (width, text)
+    assert fit_name_and_folder("a.png", "", metrics, 200) == "a.png"
+
+
+def test_the_document_column_draws_the_fitted_name_at_the_width_it_has(qtbot, view, store, tmp_path):
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    path = tmp_path / "Screen capture 2026-12-03 at 06.27.27 (1).png"
+    path.write_bytes(b"stand-in")
+    _finished(store, str(path), 1, {1: "text"})
+    load(qtbot, view)
+    item = view.tree.topLevelItem(0)
+    assert item.data(NAME, FILE_ROLE) == (path.name, short_folder(str(path)))
+    index = view.tree.indexFromItem(item, NAME)
+    delegate = view.tree.itemDelegateForColumn(NAME)
+    shown = {}
+    for width in (1000, 90):
+        option = QStyleOptionViewItem()
+        option.initFrom(view.tree)
+        option.rect.setWidth(width)
+        option.rect.setHeight(20)
+        delegate.initStyleOption(option, index)
+        shown[width] = option.text
+    assert shown[1000] == item.text(NAME)  # room for all of it: the name and its folder
+    assert shown[90].startswith("Scr") and shown[90].endswith(").png") and "·" not in shown[90]
+
+
+def test_when_a_document_was_read_is_said_as_mail_says_it():
+    import time
+
+    now = time.mktime((2026, 12, 3, 15, 0, 0, 0, 0, -1))
+
+    def at(*when):
+        return time.mktime((*when, 0, 0, 0, -1))
+
+    assert when_text(at(2026, 12, 3, 6, 27), now) == "06:27"
+    assert when_text(at(2026, 12, 2, 23, 5), now) == "Yesterday 23:05"
+    november = at(2026, 11, 30, 9, 0)
+    assert when_text(november, now) == f"30 {time.strftime('%b', time.localtime(november))} 09:00"
+    assert when_text(at(2025, 12, 3, 9, 0), now).endswith(" 2025")
+    new_year = time.mktime((2027, 1, 1, 8, 0, 0, 0, 0, -1))
+    assert when_text(at(2026, 12, 31, 22, 0), new_year) == "Yesterday 22:00"  # across the year's end
 
 
 # ------------------------------------------------------------------ the picture a capture read
