@@ -222,10 +222,12 @@ def main(argv: list[str] | None = None) -> int:
             failed = [line for line in tail.splitlines() if line.startswith(("FAILED", "ERROR"))]
             if failed:
                 print(f"    {failed[0]}", flush=True)
-    missed = [r for r in rows if r[2] != "caught"]
-    print(f"\n{len(rows) - len(missed)} of {len(rows)} breaks caught" + (f"; not caught: {[r[0] for r in missed]}"
-                                                                         if missed else ""))
-    return 1 if missed else 0
+    missed = [r[0] for r in rows if r[2] == "MISSED"]
+    stale = [r[0] for r in rows if r[2] == "stale"]  # the break no longer matches the code: nothing was tested
+    print(f"\n{len(rows) - len(missed) - len(stale)} of {len(rows)} breaks caught"
+          + (f"; missed (the tests passed with the promise broken): {missed}" if missed else "")
+          + (f"; stale (the break no longer applies, so it tested nothing): {stale}" if stale else ""))
+    return 1 if missed or stale else 0
 
 
 if __name__ == "__main__":
