@@ -795,6 +795,30 @@ def test_a_stop_that_python_swallows_is_raised_again_until_the_render_ends():
     assert not [t for t in threading.enumerate() if t.name == "template-watch"]
 
 
+def test_a_watch_that_outlives_its_render_never_stops_the_next_one():
+    """A watch whose ``disarm`` was cut short (its own stop landed there, before it could stand down) is still
+    looking, and its budget is spent. The next render on this thread is another call, with a frame of its own:
+    the old watch must not take it for its render and stop it, and it ends instead of watching for ever."""
+    old = template_guard._Watch(60.0, 1 << 30)
+    template_guard._rendering(lambda: "done", old)  # its render ran and ended; no disarm (cut short)
+    ticks = []
+
+    def render():  # plain Python until the old watch has had its look (bounded: a busy machine may be slow)
+        # what the old watch saw and did, set once the next render runs, so that its next look comes inside it
+        old.reason, old.stopped = "ran for more than 0.2 s", True
+        give_up = time.monotonic() + 5.0
+        while old._thread.is_alive() and time.monotonic() < give_up:
+            ticks.append(1)
+        return "ok"
+
+    try:
+        assert template_guard.guarded(render, "model-x") == "ok"  # not stopped by the old watch
+        assert ticks
+        assert not old._thread.is_alive()  # it looked, saw its own render was over, and ended
+    finally:
+        old.disarm()
+
+
 def test_the_guard_leaves_the_callers_tracer_alone():
     """A debugger or coverage keeps tracing through a guarded render, the template's own code included."""
     seen = []
