@@ -138,6 +138,11 @@ BREAKS = (
           "engine/models/template_guard.py", "            if frame is mine:\n",
           "            if frame.f_code is _rendering.__code__:\n",
           ("tests/engine/models/test_store.py::test_a_watch_that_outlives_its_render_never_stops_the_next_one",)),
+    Break("The app idle", "the local API's server looks for a stop ten times a second, as uvicorn's own loop does",
+          "engine/api/quiet_server.py",
+          "        await self.on_tick(0)  # the default headers, once (they never change: no Date header)\n",
+          "        await uvicorn.Server.main_loop(self)\n",
+          ("tests/engine/api/test_quiet_server.py::test_an_idle_api_thread_sleeps_until_it_is_called_or_stopped",)),
 )
 # further edits in the same copy, by break number: pages written at the end instead; the weights reader swapped out
 EXTRA = {

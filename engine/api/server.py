@@ -167,11 +167,11 @@ class ApiServer(QObject):
         if thread is not None:
             server = self._server
             if server is not None:
-                server.should_exit = True
+                server.request_exit()
             thread.join(timeout * 2 / 3)
             server = self._server  # it may have been built while we waited
             if thread.is_alive() and server is not None:
-                server.should_exit = server.force_exit = True
+                server.request_exit(force=True)
                 thread.join(timeout / 3)
             ok = not thread.is_alive()
             if not ok:
@@ -193,6 +193,7 @@ class ApiServer(QObject):
                 return
             import uvicorn
 
+            from .quiet_server import QuietServer
             from .routes import ServerContext, build_app
 
             assert self.bridge is not None and self._sock is not None
@@ -201,7 +202,7 @@ class ApiServer(QObject):
                                     log_config=None, log_level="warning", access_log=False, server_header=False,
                                     date_header=False, timeout_graceful_shutdown=1, timeout_keep_alive=5,
                                     limit_concurrency=256)
-            server = uvicorn.Server(config)
+            server = QuietServer(config)  # no tenth-of-a-second tick: an idle API wakes nobody
             self._server = server
             if self._stopping.is_set():  # the app quit while this thread was still importing
                 return

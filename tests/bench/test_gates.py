@@ -131,6 +131,13 @@ def test_figure_52_summarises_an_idle_window_and_gates_cpu_and_growth():
     assert fig52.judge(0.1, 10.0) == (False, False)
 
 
+def test_figure_52_counts_wake_ups_per_thread_so_a_thread_that_ends_takes_nothing_back():
+    start = {"100": 50, "101": 7_000, "102": 40}  # 101: a pool thread with a long past, about to expire
+    later = {"100": 55, "102": 40, "103": 3}  # 101 ended; 103 was born
+    assert fig52.woken(start, later) == 5 + 0 + 3
+    assert fig52.woken(later, later) == 0
+
+
 def test_figure_53_needs_every_cycle_back_and_every_unload_on_time():
     assert fig53.judge([20.0, 22.0], [0.2, 0.3]) == (True, True)
     assert fig53.judge([20.0, 60.0], [0.2, 0.3]) == (False, True)
