@@ -111,7 +111,19 @@ through once before round 0 (`common.read_through`; before it, the first process
 from disk), measured ×0.994 (app 1.26–1.59 s, median 1.30; bare 1.27–1.45 s, median 1.30; the drag 1 s ahead
 0.91–1.08 s, ×0.728). The app's model is ready 0.36 s after the drop. The reading above stands: on 2 cores
 the weights' read keeps both cores busy, so page 1 beside it hides nothing and the figure sits at ×1.0. Only
-the prewarm a drag starts (×0.73) shows what overlap is worth."""
+the prewarm a drag starts (×0.73) shows what overlap is worth.
+
+2026-12-03 morning: a cheaper read was looked for once more. The destination's page faults are most of the
+read's CPU (225,000 faults of 4 KiB for the 0.9 GB model); with the weights on 2 MiB pages
+(`MADV_HUGEPAGE` on each tensor's aligned interior; 660 of 870 MiB) the faults fell to 57,000, and decoding was
+about 3% faster, but the load took 1.05–1.29 s against 0.26–0.44 s: this VM hands free 2 MiB blocks back to
+its host, and a huge page touched for the first time since is backed again by the host (0.9 GB of fresh huge
+pages 2.2 s in a plain test, the same pages reused within one process 0.07 s). Not kept. The reading above
+stands.
+The full run of a761db7 (2026-12-03 07:10; this machine about a third slower at the model than in the
+earlier runs of the day: figure 5's bench-model page 1.92 s, was 1.43 s): ×1.020 (app median 1.71 s, bare
+1.67 s; the drag 1 s ahead 1.16 s, ×0.696).
+"""
 
 
 def worker(side: str, model: str, pdf: str, max_tokens: int) -> dict:

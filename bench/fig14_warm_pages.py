@@ -83,7 +83,19 @@ process):
 - On this machine the model's step uses both cores, and the helper's page competes with it for CPU and for
   Python's lock (MuPDF holds it through a drawing call).
 The ceiling stands: ≥ 1.05 from overlap needs a page the preparation is ≥ 5% of, or cores the model
-leaves free."""
+leaves free.
+
+2026-12-03 morning, taken apart once more (bench model, one process, OpenBLAS with one thread, 4 pages × 2):
+a page's 1.38–1.53 s in `stream_generate` is prefill 0.72–0.87 s and 7 decode steps 0.60–0.69 s, and its CPU
+time equals its wall time (prefill 0.75–0.88 s of CPU, decode 0.69–0.75 s): the model keeps one core, the
+other is free. mlx-vlm's processor inside it (`prepare_inputs`: the picture to 216 patches, the prompt's 87
+tokens) takes 16–41 ms. So everything outside the model's own work, the rasterising (22 ms) and the processor
+together, is 3.3% of a page: overlap that hid all of it on the free core would reach ×1.034, short of ×1.05.
+(Moving the processor to the helper thread, which ADR 0018 left out, would need the processor's tokenizer
+shared between two threads or copied; for at most 1.7% it was not done.) The ceiling stands.
+The full run of a761db7 (the machine slower, as in figure 13): ×0.994 (37.92 against 37.74 pages a minute;
+engine − bare +10 ms a page).
+"""
 
 
 def worker(model: str, pdf: str, warm_up: str, rounds: int, max_tokens: int) -> dict:

@@ -88,7 +88,24 @@ it, from a cold page cache. The local API's deferred start (ADR 0025) took its i
 probe pairs (warm cache) with the API on measured 2.79 s, against 2.75 s with it off (3.38 against 3.01
 before it). The figure's miss is the GUI's
 start before the model's, and the target still needs that start off the model's path (a second process), or a
-disk and cores that the import does not saturate."""
+disk and cores that the import does not saturate.
+
+2026-12-03 morning, timed inside the processes (marks on stderr; page cache dropped; the streaming bench
+model): the app reaches `main()` 0.44–0.50 s after the spawn (PySide6's import 0.16 s and the app's modules;
+the bare script 0.05 s), its engine starts the model's import at 0.76–0.84 s (the window, the settings, the
+history and the engine thread in between), imports in 1.05–1.25 s (bare: 1.45–1.67 s with its interpreter's
+start), loads in 0.70–0.90 s (bare 0.57–0.68 s), and from the model ready to the first token takes 0.95–1.10 s
+(bare, with the template, 0.84–0.91 s). With a warm page cache the app is still 0.65–0.80 s behind (first
+token 2.61–3.02 s against 1.96–2.24 s): the deficit is Python's lock, not the disk. Qt's start and mlx-vlm's
+import are both Python holding it, so in one process they add up in either order. A read-ahead of the import's
+1,608 files and the weights, in C without the lock from the first line of `main()` (a prototype), made the load
+0.3 s but delayed the window by 0.15–0.45 s and left the import as slow (1.05–1.85 s): first token ×1.21–1.31,
+the same as without it. Not kept. The target needs the model's import out of the GUI's process (a second
+process), or an app that builds its window after the import (the window 1 s later for every launch with a
+file), which was not chosen.
+The full run of a761db7 (the machine slower, as in figure 13): window 0.95 s (met); first character 5.06 s
+against 3.80 s (×1.33).
+"""
 
 
 def can_drop_caches() -> bool:
