@@ -72,20 +72,30 @@ class StatusBar(QStatusBar):
         # the engine measured it on its own thread just now: reading /proc here as well, at every state change
         # and page, cost the window a wait for Python's lock after each read while a page was prepared (figure 4)
         self._render_memory(status.rss or None)
-        counting = self._loading_since is not None or status.deadline is not None
-        if counting and not self._tick.isActive():
-            self._tick.start()
-        elif not counting:
+        self._update_tick()
+
+    def _update_tick(self) -> None:
+        """The clock ticks once a second while there is something to count (a load's time, the idle unload's
+        countdown) and someone can see it: a hidden window (the app in the menu bar) is not woken for it."""
+        status = self._status
+        counting = status is not None and (self._loading_since is not None or status.deadline is not None)
+        if counting and self.isVisible():
+            if not self._tick.isActive():
+                self._tick.start()
+        else:
             self._tick.stop()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self._poll.start()
         self._poll_memory()
+        self._render_clock()  # what the clock says now, not what it said when the window was hidden
+        self._update_tick()
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
         self._poll.stop()
+        self._tick.stop()
 
     # ---------------------------------------------------------------- output
     def _render_clock(self) -> None:
