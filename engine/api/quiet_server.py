@@ -30,7 +30,7 @@ class QuietServer(uvicorn.Server):
         self.ticks = 0  # times the loop looked at should_exit (tests: an idle server looks once)
 
     async def main_loop(self) -> None:
-        self._loop = asyncio.get_running_loop()  # before the event: request_exit reads them in this order's reverse
+        self._loop = asyncio.get_running_loop()  # set before the event, which request_exit reads first
         self._wake = asyncio.Event()
         await self.on_tick(0)  # the default headers, once (they never change: no Date header)
         while not self.should_exit:
