@@ -99,7 +99,6 @@ class ApiServer(QObject):
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._server: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._written: Path | None = None
         self._listening = threading.Event()
         self._stopping = threading.Event()  # stop() came, maybe before the server thread had built its server
@@ -250,7 +249,6 @@ class ApiServer(QObject):
                 return
 
     async def _main(self, server: Any) -> None:
-        self._loop = asyncio.get_running_loop()
         watcher = asyncio.ensure_future(self._announce(server))
         try:
             await server.serve(sockets=[self._sock])

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
+import psutil
 import pytest
+
+from bench.fig52_idle import switches as thread_switches
 
 pytestmark = pytest.mark.slow
 
 
 def switches(native_id: int) -> int:
-    """Context switches of one thread of this process so far (each wake-up is at least one)."""
-    status = Path(f"/proc/self/task/{native_id}/status").read_text()
-    return sum(int(line.split()[1]) for line in status.splitlines()
-               if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
+    """Context switches of one thread of this process so far (each wake-up is at least one), read as figure 52
+    reads them."""
+    return thread_switches(psutil.Process())[str(native_id)]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's wake-ups are read from /proc (Linux)")
